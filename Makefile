@@ -1,0 +1,31 @@
+# Two entry points a new machine needs: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint check index bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/learncity run
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy learncity retrieval flows reminders bot bot_api_emulator
+
+check: $(BIN)/.installed
+	$(BIN)/learncity check
+
+index: $(BIN)/.installed
+	$(BIN)/learncity index
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

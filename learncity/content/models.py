@@ -1,0 +1,356 @@
+"""The knowledge folder's records as pydantic models: programmes, events, contacts, guide front matter.
+
+Staff write these files; the models are the single definition of what a valid file holds.
+`knowledge/README.md` documents the same fields and allowed values in plain words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+Lang = Literal["it", "en"]
+LANGUAGES: tuple[Lang, ...] = ("it", "en")
+
+RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+# A text in one language ("Corso di italiano") or in both ({"it": "...", "en": "..."}).
+LocalizedText = str | dict[Lang, str]
+
+
+def text_in(value: LocalizedText | None, lang: str, fallback: str = "it") -> str:
+    """Return the text of `value` in `lang`, else in `fallback`, else in any language."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.get(lang) or value.get(fallback) or next(iter(value.values()), "")  # type: ignore[call-overload]
+
+
+def all_texts(value: LocalizedText | None) -> list[str]:
+    """Return every language version of `value` (for indexing)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [text for text in value.values() if text]
+
+
+class LearningType(StrEnum):
+    """Formal (schools, universities, CPIA), non-formal (courses, workshops), informal (events...)."""
+
+    FORMAL = "formal"
+    NON_FORMAL = "non-formal"
+    INFORMAL = "informal"
+
+
+class Audience(StrEnum):
+    """Who a programme or event is for."""
+
+    EVERYONE = "everyone"
+    CHILDREN = "children"
+    TEENS = "teens"
+    YOUNG_ADULTS = "young-adults"
+    FAMILIES = "families"
+    PARENTS = "parents"
+    ADULTS = "adults"
+    SENIORS = "seniors"
+    MIGRANTS = "migrants"
+    JOB_SEEKERS = "job-seekers"
+    PEOPLE_WITH_DISABILITIES = "people-with-disabilities"
+    STUDENTS = "students"
+    TEACHERS = "teachers"
+    WOMEN = "women"
+
+
+class Topic(StrEnum):
+    """What a programme or event is about (used for browsing and filters)."""
+
+    ITALIAN_LANGUAGE = "italian-language"
+    FOREIGN_LANGUAGES = "foreign-languages"
+    DIGITAL_SKILLS = "digital-skills"
+    LITERACY = "literacy"
+    SCHOOL_SUPPORT = "school-support"
+    ADULT_EDUCATION = "adult-education"
+    UNIVERSITY = "university"
+    WORK_SKILLS = "work-skills"
+    ENTREPRENEURSHIP = "entrepreneurship"
+    ARTS_CULTURE = "arts-culture"
+    MUSIC = "music"
+    READING = "reading"
+    SCIENCE_TECHNOLOGY = "science-technology"
+    MAKING = "making"
+    ENVIRONMENT = "environment"
+    GARDENING = "gardening"
+    HEALTH_WELLBEING = "health-wellbeing"
+    SPORT = "sport"
+    CITIZENSHIP = "citizenship"
+    VOLUNTEERING = "volunteering"
+    PARENTING = "parenting"
+    EARLY_CHILDHOOD = "early-childhood"
+    HISTORY_HERITAGE = "history-heritage"
+    COOKING = "cooking"
+    FINANCE = "finance"
+    SOFT_SKILLS = "soft-skills"
+
+
+class Skill(StrEnum):
+    """Competence codes a programme develops: LifeComp (personal, social, learning) and DigComp areas."""
+
+    SELF_REGULATION = "self-regulation"
+    FLEXIBILITY = "flexibility"
+    WELLBEING = "wellbeing"
+    EMPATHY = "empathy"
+    COMMUNICATION = "communication"
+    COLLABORATION = "collaboration"
+    GROWTH_MINDSET = "growth-mindset"
+    CRITICAL_THINKING = "critical-thinking"
+    MANAGING_LEARNING = "managing-learning"
+    DIGITAL_INFORMATION = "digital-information"
+    DIGITAL_COMMUNICATION = "digital-communication"
+    DIGITAL_CONTENT = "digital-content"
+    DIGITAL_SAFETY = "digital-safety"
+    DIGITAL_PROBLEM_SOLVING = "digital-problem-solving"
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Strict(BaseModel):
+    """Base for records: unknown fields are an error, so a typo is reported instead of ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Venue(Strict):
+    """Where something happens."""
+
+    name: str
+    address: str | None = None
+    district: str | None = None
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> Venue:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("venue needs both lat and lon, or neither")
+        return self
+
+
+class ContactPoint(Strict):
+    """How to reach a provider."""
+
+    phone: str | None = None
+    email: str | None = None
+    url: str | None = None
+
+
+class Cost(Strict):
+    """Free, or an amount in euro, with an optional note (reductions, materials)."""
+
+    free: bool = False
+    amount_eur: float | None = Field(None, ge=0)
+    notes: LocalizedText | None = None
+
+    @model_validator(mode="after")
+    def _free_or_amount(self) -> Cost:
+        if self.free and self.amount_eur:
+            raise ValueError("cost cannot be free and have an amount")
+        return self
+
+
+class WeeklySlot(Strict):
+    """A weekly meeting: day and local start/end time."""
+
+    day: Weekday
+    start: dt.time
+    end: dt.time | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> WeeklySlot:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end time {self.end} must be after start time {self.start}")
+        return self
+
+
+def _check_rrule(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        rrulestr(value, dtstart=dt.datetime(2026, 1, 1))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"not a valid iCalendar RRULE: {value!r} ({error})") from error
+    return value
+
+
+class Schedule(Strict):
+    """When a programme runs: a date range with weekly slots, an RRULE, or a plain note."""
+
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    weekly: list[WeeklySlot] = Field(default_factory=list)
+    rrule: str | None = None
+    notes: LocalizedText | None = None
+
+    _rrule = field_validator("rrule")(classmethod(lambda cls, v: _check_rrule(v)))
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Schedule:
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
+
+
+class Programme(Strict):
+    """A course, workshop, service or programme (formal, non-formal or informal learning)."""
+
+    id: RecordId
+    title: LocalizedText
+    description: LocalizedText
+    learning_type: LearningType
+    topics: list[Topic] = Field(min_length=1)
+    audiences: list[Audience] = Field(min_length=1)
+    provider: str
+    venue: Venue | None = None
+    online: bool = False
+    schedule: Schedule | None = None
+    cost: Cost = Field(default_factory=Cost)
+    languages: list[str] = Field(default_factory=lambda: ["it"])  # of instruction, ISO 639-1
+    accessibility: LocalizedText | None = None
+    enrolment: LocalizedText | None = None
+    contact: ContactPoint = Field(default_factory=ContactPoint)
+    skills: list[Skill] = Field(default_factory=list)
+    age_min: int | None = Field(None, ge=0, le=120)
+    age_max: int | None = Field(None, ge=0, le=120)
+    lang: Lang = "it"  # the language the record is written in
+    url: str | None = None
+
+
+class EventStatus(StrEnum):
+    """Whether an event still takes place."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Event(Strict):
+    """A dated event, one-off or recurring (RRULE), in a time zone (default: the city's)."""
+
+    id: RecordId
+    title: LocalizedText
+    description: LocalizedText
+    learning_type: LearningType = LearningType.INFORMAL
+    topics: list[Topic] = Field(min_length=1)
+    audiences: list[Audience] = Field(min_length=1)
+    provider: str | None = None
+    venue: Venue | None = None
+    online: bool = False
+    start: dt.datetime  # local time of the (first) occurrence; an explicit offset is also accepted
+    end: dt.datetime | None = None
+    rrule: str | None = None  # e.g. "FREQ=WEEKLY;BYDAY=SA"
+    timezone: str | None = None
+    booking_url: str | None = None
+    capacity: int | None = Field(None, ge=1)
+    cost: Cost = Field(default_factory=Cost)
+    languages: list[str] = Field(default_factory=lambda: ["it"])
+    accessibility: LocalizedText | None = None
+    contact: ContactPoint = Field(default_factory=ContactPoint)
+    skills: list[Skill] = Field(default_factory=list)
+    programme_id: RecordId | None = None
+    status: EventStatus = EventStatus.SCHEDULED
+    lang: Lang = "it"
+    url: str | None = None
+
+    _rrule = field_validator("rrule")(classmethod(lambda cls, v: _check_rrule(v)))
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Event:
+        if self.end is not None and self.end.replace(tzinfo=None) <= self.start.replace(tzinfo=None):
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+    def zone(self, city_zone: ZoneInfo) -> ZoneInfo:
+        """Return the event's own time zone, else the city's."""
+        return ZoneInfo(self.timezone) if self.timezone else city_zone
+
+    def duration(self) -> dt.timedelta:
+        """Return how long one occurrence lasts (two hours when no end is given)."""
+        if self.end is None:
+            return dt.timedelta(hours=2)
+        return self.end.replace(tzinfo=None) - self.start.replace(tzinfo=None)
+
+    def occurrences(
+        self, after: dt.datetime, before: dt.datetime, city_zone: ZoneInfo
+    ) -> list[dt.datetime]:
+        """Return the aware start times in [after, before), expanding the RRULE in local time."""
+        zone = self.zone(city_zone)
+        first = self.start if self.start.tzinfo else self.start.replace(tzinfo=zone)
+        first_local = first.astimezone(zone).replace(tzinfo=None)
+        if not self.rrule:
+            return [first] if after <= first < before else []
+        rule = rrulestr(self.rrule, dtstart=first_local)
+        lo = after.astimezone(zone).replace(tzinfo=None)
+        hi = before.astimezone(zone).replace(tzinfo=None)
+        starts = rule.between(lo, hi, inc=True)  # type: ignore[union-attr]
+        # Wall-clock times in the zone stay right across daylight-saving changes.
+        return [s.replace(tzinfo=zone) for s in starts if after <= s.replace(tzinfo=zone) < before]
+
+    def next_occurrence(self, now: dt.datetime, city_zone: ZoneInfo) -> dt.datetime | None:
+        """Return the first start at or after `now`, within two years."""
+        found = self.occurrences(now, now + dt.timedelta(days=731), city_zone)
+        return found[0] if found else None
+
+
+class ContactKind(StrEnum):
+    """What a contact is for; `general` is the fallback when the folder has no answer."""
+
+    GENERAL = "general"
+    SCHOOL = "school"
+    HELPLINE = "helpline"
+    EMERGENCY = "emergency"
+    ADULT_EDUCATION = "adult-education"
+    MIGRANTS = "migrants"
+    DISABILITY = "disability"
+    YOUTH = "youth"
+    LIBRARY = "library"
+    DIGITAL = "digital"
+
+
+class Contact(Strict):
+    """A human contact or helpline (contacts.yaml)."""
+
+    id: RecordId
+    name: LocalizedText
+    kind: ContactKind
+    description: LocalizedText | None = None
+    phone: str | None = None
+    email: str | None = None
+    url: str | None = None
+    hours: LocalizedText | None = None
+    topics: list[Topic] = Field(default_factory=list)
+    safeguarding: bool = False  # shown at once to messages that signal danger or distress
+
+
+class ContactsFile(Strict):
+    """The whole contacts.yaml."""
+
+    contacts: list[Contact] = Field(min_length=1)
+
+
+class GuideMeta(Strict):
+    """Optional front matter of a guide (Markdown or text); every field may be omitted."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+    title: str | None = None
+    audience: list[Audience] = Field(default_factory=list)
+    topics: list[Topic] = Field(default_factory=list)
+    language: Lang | None = None
+    source_url: str | None = None
+    last_updated: dt.date | None = None

@@ -1,0 +1,117 @@
+"""Plain values the assistant returns: an `Answer` with its sources and cards. No Telegram here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+CardKind = Literal["programme", "event"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an answer came from: a knowledge file (path relative to the knowledge dir)."""
+
+    title: str
+    path: str
+    snippet: str
+    score: float
+    url: str | None = None
+    chunk_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A programme or event shown as a card: enough to decide, with ids for Details and reminders."""
+
+    kind: CardKind
+    id: str
+    title: str
+    summary: str
+    path: str
+    when: str = ""  # human-readable schedule in the answer's language
+    where: str = ""
+    cost: str = ""
+    url: str | None = None
+    next_start: dt.datetime | None = None
+    distance_km: float | None = None
+    reason: str = ""  # why it is suggested (recommendations), empty for plain answers
+
+
+@dataclass(frozen=True, slots=True)
+class ContactInfo:
+    """A human to turn to, rendered from contacts.yaml in the answer's language."""
+
+    id: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    url: str | None = None
+    hours: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Constraints understood from the question (or chosen from a menu); None means no constraint."""
+
+    audiences: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    free_only: bool = False
+    districts: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()  # of instruction
+    learning_types: tuple[str, ...] = ()
+    starts_after: dt.datetime | None = None
+    starts_before: dt.datetime | None = None
+    time_of_day: Literal["morning", "afternoon", "evening"] | None = None
+    weekdays: tuple[int, ...] = ()  # 0 = Monday
+
+    def is_empty(self) -> bool:
+        """Return True when nothing constrains the results."""
+        return self == Filters()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the assistant says to a question: text, the sources it came from, and cards."""
+
+    question: str
+    lang: str
+    text: str
+    abstained: bool
+    sources: tuple[Source, ...] = ()
+    cards: tuple[Card, ...] = ()
+    contact: ContactInfo | None = None
+    suggestions: tuple[str, ...] = ()  # closest topics, offered when abstaining
+    filters: Filters = field(default_factory=Filters)
+    latency_ms: float = 0.0
+
+
+ChunkKind = Literal["programme", "event", "guide", "contact", "document"]
+MetadataValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A unit of retrieval: text to embed plus flat metadata (Chroma keeps str/int/float/bool only).
+
+    `id` is deterministic (a content hash of path, position and text), so re-indexing is idempotent.
+    Required metadata keys: `path` (relative to the knowledge dir), `kind` (ChunkKind), `title`,
+    `lang`; optional: `record_id`, `section`, `url`, `file_hash`, and filter fields such as
+    `audiences` / `topics` (joined with `|`), `free`, `district`, `learning_type`.
+    """
+
+    id: str
+    text: str
+    metadata: dict[str, MetadataValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A chunk found for a query, with the fused score and its parts (for tuning and abstention)."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
