@@ -15,7 +15,9 @@ Language = str  # "it" or "en"; validated where it is read
 class Settings(BaseSettings):
     """Every setting of the assistant; each one is documented in `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True
+    )
 
     knowledge_dir: Path = Field(
         Path("knowledge"), validation_alias=AliasChoices("LEARNCITY_KNOWLEDGE_DIR", "knowledge_dir")
