@@ -1,4 +1,4 @@
-"""The knowledge folder's records as pydantic models: programmes, events, contacts, guide front matter.
+"""The knowledge folder's records as pydantic models: programmes, events, contacts, guide metadata.
 
 Staff write these files; the models are the single definition of what a valid file holds.
 `knowledge/README.md` documents the same fields and allowed values in plain words.
@@ -7,19 +7,56 @@ Staff write these files; the models are the single definition of what a valid fi
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Lang = Literal["it", "en"]
 LANGUAGES: tuple[Lang, ...] = ("it", "en")
 
 RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+
+
+def _localized(value: object) -> object:
+    # One plain-words error instead of pydantic's two (one per union branch) that staff cannot read.
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError("needs a text (in Italian 'it:' and/or English 'en:')")
+        texts: dict[str, str] = {}
+        for key, text in value.items():
+            if key not in LANGUAGES:
+                raise ValueError(f"language '{key}' is not allowed here; allowed: it, en")
+            if not isinstance(text, str | int | float) or isinstance(text, bool):
+                raise ValueError(f"the '{key}' version should be a text")
+            texts[key] = str(text)
+        return texts
+    raise ValueError("should be a text, or 'it:' and 'en:' lines each with a text")
+
+
 # A text in one language ("Corso di italiano") or in both ({"it": "...", "en": "..."}).
-LocalizedText = str | dict[Lang, str]
+LocalizedText = Annotated[str | dict[Lang, str], BeforeValidator(_localized)]
+
+
+def _split_list(value: object) -> object:
+    # Staff often write one value ("audiences: adults") or a comma list where YAML expects a list.
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[,;]", value) if part.strip()]
+    return value
 
 
 def text_in(value: LocalizedText | None, lang: str, fallback: str = "it") -> str:
@@ -41,7 +78,7 @@ def all_texts(value: LocalizedText | None) -> list[str]:
 
 
 class LearningType(StrEnum):
-    """Formal (schools, universities, CPIA), non-formal (courses, workshops), informal (events...)."""
+    """Formal (schools, CPIA), non-formal (courses, workshops), informal (events, libraries)."""
 
     FORMAL = "formal"
     NON_FORMAL = "non-formal"
@@ -99,7 +136,7 @@ class Topic(StrEnum):
 
 
 class Skill(StrEnum):
-    """Competence codes a programme develops: LifeComp (personal, social, learning) and DigComp areas."""
+    """Competence codes a programme develops: LifeComp areas and DigComp areas."""
 
     SELF_REGULATION = "self-regulation"
     FLEXIBILITY = "flexibility"
@@ -119,12 +156,38 @@ class Skill(StrEnum):
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Day names staff may write instead of the codes, in English and Italian.
+DAY_NAMES: dict[str, Weekday] = {
+    name: code
+    for code, names in zip(
+        WEEKDAYS,
+        (
+            ("monday", "lun", "lunedì", "lunedi"),
+            ("tuesday", "mar", "martedì", "martedi"),
+            ("wednesday", "mer", "mercoledì", "mercoledi"),
+            ("thursday", "gio", "giovedì", "giovedi"),
+            ("friday", "ven", "venerdì", "venerdi"),
+            ("saturday", "sab", "sabato"),
+            ("sunday", "dom", "domenica"),
+        ),
+        strict=True,
+    )
+    for name in names
+}
 
 
 class Strict(BaseModel):
     """Base for records: unknown fields are an error, so a typo is reported instead of ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Numbers become text where text is expected (a phone number, an id such as 2026).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+    @field_validator(
+        "topics", "audiences", "audience", "languages", "skills", mode="before", check_fields=False
+    )
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return _split_list(value)
 
 
 class Venue(Strict):
@@ -133,8 +196,8 @@ class Venue(Strict):
     name: str
     address: str | None = None
     district: str | None = None
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
 
     @model_validator(mode="after")
     def _both_coordinates(self) -> Venue:
@@ -155,7 +218,7 @@ class Cost(Strict):
     """Free, or an amount in euro, with an optional note (reductions, materials)."""
 
     free: bool = False
-    amount_eur: float | None = Field(None, ge=0)
+    amount_eur: float | None = Field(default=None, ge=0)
     notes: LocalizedText | None = None
 
     @model_validator(mode="after")
@@ -172,10 +235,29 @@ class WeeklySlot(Strict):
     start: dt.time
     end: dt.time | None = None
 
+    @field_validator("day", mode="before")
+    @classmethod
+    def _day_name(cls, value: object) -> object:
+        if isinstance(value, str):
+            return DAY_NAMES.get(value.strip().lower(), value.strip().lower())
+        return value
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        # Staff write 9:00 or 18.30; the time parser wants 09:00 and 18:30.
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", value)
+            if match:
+                return f"{int(match.group(1)):02d}:{match.group(2)}"
+        return value
+
     @model_validator(mode="after")
     def _end_after_start(self) -> WeeklySlot:
         if self.end is not None and self.end <= self.start:
-            raise ValueError(f"end time {self.end} must be after start time {self.start}")
+            raise ValueError(
+                f"end time {self.end:%H:%M} must be after start time {self.start:%H:%M}"
+            )
         return self
 
 
@@ -220,16 +302,22 @@ class Programme(Strict):
     venue: Venue | None = None
     online: bool = False
     schedule: Schedule | None = None
-    cost: Cost = Field(default_factory=Cost)
+    cost: Cost = Field(default_factory=lambda: Cost())
     languages: list[str] = Field(default_factory=lambda: ["it"])  # of instruction, ISO 639-1
     accessibility: LocalizedText | None = None
     enrolment: LocalizedText | None = None
     contact: ContactPoint = Field(default_factory=ContactPoint)
     skills: list[Skill] = Field(default_factory=list)
-    age_min: int | None = Field(None, ge=0, le=120)
-    age_max: int | None = Field(None, ge=0, le=120)
+    age_min: int | None = Field(default=None, ge=0, le=120)
+    age_max: int | None = Field(default=None, ge=0, le=120)
     lang: Lang = "it"  # the language the record is written in
     url: str | None = None
+
+    @model_validator(mode="after")
+    def _ages_in_order(self) -> Programme:
+        if self.age_min is not None and self.age_max is not None and self.age_max < self.age_min:
+            raise ValueError(f"age_max {self.age_max} is below age_min {self.age_min}")
+        return self
 
 
 class EventStatus(StrEnum):
@@ -256,8 +344,8 @@ class Event(Strict):
     rrule: str | None = None  # e.g. "FREQ=WEEKLY;BYDAY=SA"
     timezone: str | None = None
     booking_url: str | None = None
-    capacity: int | None = Field(None, ge=1)
-    cost: Cost = Field(default_factory=Cost)
+    capacity: int | None = Field(default=None, ge=1)
+    cost: Cost = Field(default_factory=lambda: Cost())
     languages: list[str] = Field(default_factory=lambda: ["it"])
     accessibility: LocalizedText | None = None
     contact: ContactPoint = Field(default_factory=ContactPoint)
@@ -269,9 +357,32 @@ class Event(Strict):
 
     _rrule = field_validator("rrule")(classmethod(lambda cls, v: _check_rrule(v)))
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date_and_clock(cls, value: object) -> object:
+        # Staff write "2026-03-14 9:00" or "2026-03-14 18.30"; the parser wants two-digit hours.
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2})[:.](\d{2})(.*)", value)
+            if match:
+                day, hour, minute, rest = match.groups()
+                return f"{day} {int(hour):02d}:{minute}{rest.strip()}"
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone '{value}' (write e.g. Europe/Rome)") from error
+        return value
+
     @model_validator(mode="after")
     def _end_after_start(self) -> Event:
-        if self.end is not None and self.end.replace(tzinfo=None) <= self.start.replace(tzinfo=None):
+        naive_start = self.start.replace(tzinfo=None)
+        if self.end is not None and self.end.replace(tzinfo=None) <= naive_start:
             raise ValueError(f"end {self.end} must be after start {self.start}")
         return self
 
@@ -297,7 +408,7 @@ class Event(Strict):
         rule = rrulestr(self.rrule, dtstart=first_local)
         lo = after.astimezone(zone).replace(tzinfo=None)
         hi = before.astimezone(zone).replace(tzinfo=None)
-        starts = rule.between(lo, hi, inc=True)  # type: ignore[union-attr]
+        starts = rule.between(lo, hi, inc=True)
         # Wall-clock times in the zone stay right across daylight-saving changes.
         return [s.replace(tzinfo=zone) for s in starts if after <= s.replace(tzinfo=zone) < before]
 
@@ -349,8 +460,10 @@ class GuideMeta(Strict):
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
     title: str | None = None
-    audience: list[Audience] = Field(default_factory=list)
+    audience: list[Audience] = Field(
+        default_factory=list, validation_alias=AliasChoices("audience", "audiences")
+    )
     topics: list[Topic] = Field(default_factory=list)
-    language: Lang | None = None
+    language: Lang | None = Field(default=None, validation_alias=AliasChoices("language", "lang"))
     source_url: str | None = None
     last_updated: dt.date | None = None
