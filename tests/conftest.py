@@ -8,6 +8,8 @@ import pytest
 
 from retrieval.embedding import UniversalSentenceEncoder
 
+pytest_plugins = ["bot_api_emulator.pytest_plugin"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_KNOWLEDGE = REPO_ROOT / "knowledge"
 
