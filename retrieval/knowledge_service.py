@@ -1,0 +1,137 @@
+"""The knowledge service: the knowledge base now serving, and the way to reload it after edits.
+
+`reload()` loads the folder (reusing unchanged files and keeping the last good version of broken
+ones), chunks every good file, syncs the vector index (only changed files are embedded; a broken
+file's chunks are kept), refreshes the searcher, then swaps the new knowledge base in at once.
+Readers never see a half-loaded base; reloads run one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from retrieval.indexer import FileChunks, IndexReport
+
+if TYPE_CHECKING:
+    from learncity.content.errors import KnowledgeError
+    from learncity.content.loader import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+
+class Syncs(Protocol):
+    """The indexer: make the index hold exactly these files (retrieval.indexer.Indexer)."""
+
+    def sync(self, files: dict[str, FileChunks], *, keep: frozenset[str] = ...) -> IndexReport:
+        """Sync and report."""
+        ...
+
+
+class Refreshable(Protocol):
+    """A searcher whose lexical side is rebuilt from the index (retrieval.search.HybridSearcher)."""
+
+    def refresh(self) -> None:
+        """Rebuild from the index."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    """What a reload found and did: the folder's problems and the index sync."""
+
+    files: int
+    errors: tuple[KnowledgeError, ...]
+    index: IndexReport
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Return True when every file loaded."""
+        return not self.errors
+
+
+class KnowledgeService:
+    """Own the current knowledge base; reload it from the folder and keep the index in step."""
+
+    def __init__(self, *, root: Path, indexer: Syncs, searcher: Refreshable) -> None:
+        self._root = Path(root)
+        self._indexer = indexer
+        self._searcher = searcher
+        self._current: KnowledgeBase | None = None
+        # Re-entrant: the first `current` loads under the lock that `reload` takes too.
+        self._reload_lock = threading.RLock()
+        self._listeners: list[Callable[[ReloadReport], None]] = []
+        self._last: ReloadReport | None = None
+
+    @property
+    def root(self) -> Path:
+        """Return the knowledge folder."""
+        return self._root
+
+    @property
+    def current(self) -> KnowledgeBase:
+        """Return the knowledge base now serving (loading it on first use)."""
+        current = self._current
+        if current is None:
+            with self._reload_lock:  # many first readers at start-up: one load
+                if self._current is None:
+                    self.reload()
+            current = self._current
+            assert current is not None
+        return current
+
+    @property
+    def last_report(self) -> ReloadReport | None:
+        """Return the report of the last reload, if any."""
+        return self._last
+
+    def subscribe(self, listener: Callable[[ReloadReport], None]) -> None:
+        """Call `listener` with every reload's report (e.g. to tell staff about broken files)."""
+        self._listeners.append(listener)
+
+    def reload(self) -> ReloadReport:
+        """Load the folder again, sync the index and swap the new knowledge base in."""
+        from learncity.content.documents import chunks_for_file
+        from learncity.content.loader import load_knowledge
+
+        with self._reload_lock:
+            started = time.perf_counter()
+            kb = load_knowledge(self._root, previous=self._current)
+            files = {
+                path: FileChunks(sha256=loaded.sha256, chunks=chunks_for_file(loaded))
+                for path, loaded in kb.files.items()
+            }
+            # A broken file with no good version loaded (e.g. after a restart) keeps its chunks.
+            keep = frozenset(error.path for error in kb.errors) - set(files)
+            report = self._indexer.sync(files, keep=keep)
+            if report.changed or self._current is None:
+                # BM25 lives in memory: rebuild it after a change, and once per process.
+                self._searcher.refresh()
+            self._current = kb  # one reference swap: readers see the old or the new base
+            result = ReloadReport(
+                files=len(kb.files),
+                errors=tuple(kb.errors),
+                index=report,
+                seconds=time.perf_counter() - started,
+            )
+            self._last = result
+        for error in result.errors:
+            logger.warning("knowledge problem: %s", error)
+        logger.info(
+            "knowledge reloaded: %d files, %d problems, %.2f s",
+            result.files,
+            len(result.errors),
+            result.seconds,
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(result)
+            except Exception:  # a listener's failure must not undo a good reload
+                logger.exception("reload listener %r failed", listener)
+        return result

@@ -1,0 +1,285 @@
+"""The vector index: a small `VectorIndex` protocol and its Chroma implementation.
+
+Chroma runs embedded (`PersistentClient` in a folder, the default) or as a server (`HttpClient`
+from a URL); both pass the same contract tests. Vectors are always computed by our `Embeddings`
+and handed to Chroma; the collection also carries an adapter of those embeddings as its
+embedding function, so Chroma never falls back to its default one (which downloads a model).
+
+Exceptions: `IndexStoreError` (a store that cannot be opened or used).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlparse
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from retrieval.types import Chunk, Hit, MetadataValue
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+logger = logging.getLogger(__name__)
+
+Where = Mapping[str, MetadataValue]
+DEFAULT_COLLECTION = "knowledge"
+_PAGE = 2000  # rows per Chroma get/upsert call: well under its max batch size
+
+
+class IndexStoreError(Exception):
+    """A vector index that cannot be opened or used; the message names it."""
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """Where chunk vectors live: upsert, delete, list by file, nearest neighbours."""
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or replace chunks with their vectors."""
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        """Replace the metadata of chunks already stored, keeping their vectors."""
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+
+    def ids_by_path(self) -> dict[str, dict[str, str]]:
+        """Return {path: {chunk_id: file_hash}} for every stored chunk."""
+
+    def all_chunks(self) -> list[Chunk]:
+        """Return every stored chunk (text and metadata)."""
+
+    def query(self, vector: Sequence[float], k: int, where: Where | None = None) -> list[Hit]:
+        """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""
+
+    def count(self) -> int:
+        """Return the number of stored chunks."""
+
+
+def _flat(metadata: Mapping[str, Any]) -> dict[str, MetadataValue]:
+    """Return the scalar metadata values (the only kind we store)."""
+    return {
+        key: value for key, value in metadata.items() if isinstance(value, str | int | float | bool)
+    }
+
+
+def chroma_where(where: Where | None) -> dict[str, Any] | None:
+    """Translate simple metadata equality into a Chroma `where` clause."""
+    if not where:
+        return None
+    clauses = [{key: {"$eq": value}} for key, value in where.items()]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _embedding_function_class() -> type:
+    """Build (once) and register the Chroma adapter class for langchain `Embeddings`."""
+    global _ADAPTER
+    if _ADAPTER is not None:
+        return _ADAPTER
+    from chromadb.api.types import Documents, EmbeddingFunction
+    from chromadb.api.types import Embeddings as ChromaEmbeddings
+    from chromadb.utils.embedding_functions import register_embedding_function
+
+    class LangchainEmbeddingFunction(EmbeddingFunction[Documents]):
+        """Chroma embedding function that delegates to one of our langchain `Embeddings`."""
+
+        def __init__(self, embeddings: Embeddings) -> None:
+            self._embeddings = embeddings
+
+        def __call__(self, input: Documents) -> ChromaEmbeddings:
+            vectors = self._embeddings.embed_documents(list(input))
+            return [np.asarray(vector, dtype=np.float32) for vector in vectors]
+
+        def embed_query(self, input: Documents) -> ChromaEmbeddings:
+            return [
+                np.asarray(self._embeddings.embed_query(text), dtype=np.float32)
+                for text in input
+            ]
+
+        @staticmethod
+        def name() -> str:
+            return "learncity-langchain"
+
+        def default_space(self) -> Any:
+            return "cosine"
+
+        def supported_spaces(self) -> Any:
+            return ["cosine"]
+
+        def get_config(self) -> dict[str, Any]:
+            model = getattr(self._embeddings, "name", type(self._embeddings).__name__)
+            return {"model": model}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> LangchainEmbeddingFunction:
+            from retrieval.embedding import UniversalSentenceEncoder
+
+            if config.get("model") != UniversalSentenceEncoder.name:
+                raise IndexStoreError(
+                    f"collection was built with embedding model {config.get('model')!r}; "
+                    "open it through ChromaVectorIndex with that model"
+                )
+            return LangchainEmbeddingFunction(UniversalSentenceEncoder())
+
+    register_embedding_function(LangchainEmbeddingFunction)
+    _ADAPTER = LangchainEmbeddingFunction
+    return _ADAPTER
+
+
+_ADAPTER: type | None = None
+
+
+def embedding_function(embeddings: Embeddings) -> Any:
+    """Return a Chroma embedding function backed by our langchain `Embeddings`."""
+    return _embedding_function_class()(embeddings)
+
+
+class ChromaVectorIndex:
+    """`VectorIndex` on Chroma: embedded in a folder, or a Chroma server at a URL."""
+
+    def __init__(
+        self,
+        *,
+        embeddings: Embeddings,
+        path: Path | str | None = None,
+        url: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+    ) -> None:
+        if (path is None) == (url is None):
+            raise ValueError("give exactly one of path (embedded Chroma) or url (Chroma server)")
+        if not collection:
+            raise ValueError("collection name must not be empty")
+        self._embeddings = embeddings
+        self._path = Path(path) if path is not None else None
+        self._url = url
+        self._name = collection
+        self._client: ClientAPI | None = None
+        self._collection: Collection | None = None
+
+    def __repr__(self) -> str:
+        where = self._url if self._url else str(self._path)
+        return f"ChromaVectorIndex({where!r}, collection={self._name!r})"
+
+    @property
+    def collection(self) -> Collection:
+        """Return the Chroma collection, opening (or creating) it on first use."""
+        if self._collection is None:
+            self._collection = self._open()
+        return self._collection
+
+    def _open(self) -> Collection:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if self._url is not None:
+                parsed = urlparse(self._url)
+                if not parsed.hostname:
+                    raise ValueError(f"Chroma server URL {self._url!r} has no host name")
+                ssl = parsed.scheme == "https"
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname,
+                    port=parsed.port or (443 if ssl else 8000),
+                    ssl=ssl,
+                    settings=chroma_settings,
+                )
+            else:
+                assert self._path is not None
+                self._path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(
+                    path=str(self._path), settings=chroma_settings
+                )
+            return self._client.get_or_create_collection(
+                self._name,
+                embedding_function=embedding_function(self._embeddings),
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        except IndexStoreError:
+            raise
+        except Exception as error:
+            raise IndexStoreError(f"cannot open vector index {self!r}: {error}") from error
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or replace chunks with their vectors."""
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        for start in range(0, len(chunks), _PAGE):
+            batch = chunks[start : start + _PAGE]
+            self.collection.upsert(
+                ids=[chunk.id for chunk in batch],
+                documents=[chunk.text for chunk in batch],
+                metadatas=[dict(chunk.metadata) for chunk in batch],
+                embeddings=np.asarray(vectors[start : start + _PAGE], dtype=np.float32),
+            )
+
+    def update_metadata(self, chunks: Sequence[Chunk]) -> None:
+        """Replace the metadata of chunks already stored, keeping their vectors."""
+        for start in range(0, len(chunks), _PAGE):
+            batch = chunks[start : start + _PAGE]
+            self.collection.update(
+                ids=[chunk.id for chunk in batch],
+                metadatas=[dict(chunk.metadata) for chunk in batch],
+            )
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove chunks by id (unknown ids are ignored)."""
+        id_list = list(ids)
+        for start in range(0, len(id_list), _PAGE):
+            self.collection.delete(ids=id_list[start : start + _PAGE])
+
+    def ids_by_path(self) -> dict[str, dict[str, str]]:
+        """Return {path: {chunk_id: file_hash}} for every stored chunk."""
+        result: dict[str, dict[str, str]] = {}
+        for offset in range(0, self.count(), _PAGE):
+            page = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for chunk_id, metadata in zip(page["ids"], page["metadatas"] or [], strict=True):
+                path = str(metadata.get("path", ""))
+                result.setdefault(path, {})[chunk_id] = str(metadata.get("file_hash", ""))
+        return result
+
+    def all_chunks(self) -> list[Chunk]:
+        """Return every stored chunk (text and metadata)."""
+        chunks: list[Chunk] = []
+        for offset in range(0, self.count(), _PAGE):
+            page = self.collection.get(
+                include=["documents", "metadatas"], limit=_PAGE, offset=offset
+            )
+            for chunk_id, text, metadata in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+            ):
+                chunks.append(Chunk(id=chunk_id, text=text or "", metadata=_flat(metadata)))
+        return chunks
+
+    def query(self, vector: Sequence[float], k: int, where: Where | None = None) -> list[Hit]:
+        """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""
+        if k < 1:
+            raise ValueError(f"k ({k}) must be at least 1")
+        result = self.collection.query(
+            query_embeddings=np.asarray([vector], dtype=np.float32),
+            n_results=k,
+            where=chroma_where(where),
+            include=["documents", "metadatas", "distances"],
+        )
+        hits: list[Hit] = []
+        ids = result["ids"][0]
+        documents = (result["documents"] or [[]])[0]
+        metadatas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        for chunk_id, text, metadata, distance in zip(
+            ids, documents, metadatas, distances, strict=True
+        ):
+            similarity = 1.0 - float(distance)
+            chunk = Chunk(id=chunk_id, text=text or "", metadata=_flat(metadata))
+            hits.append(Hit(chunk=chunk, score=similarity, dense=similarity))
+        return hits
+
+    def count(self) -> int:
+        """Return the number of stored chunks."""
+        return int(self.collection.count())

@@ -1,0 +1,236 @@
+"""The assistant end to end: real model, real Chroma in a temp dir, a copy of the sample folder.
+
+Questions are worded as residents write them, not as the documents are; `now` is fixed so dates
+in the answers are known.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from learncity.app import Services, build_services
+from learncity.settings import Settings
+from retrieval.assistant import Assistant
+from retrieval.llm import LLMPhraser
+
+ROME = ZoneInfo("Europe/Rome")
+NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=ROME)  # a Wednesday
+
+
+@pytest.fixture(scope="module")
+def services(
+    tmp_path_factory: pytest.TempPathFactory, sample_knowledge_dir: Path, embeddings
+) -> Iterator[Services]:
+    root = tmp_path_factory.mktemp("assistant")
+    knowledge = root / "knowledge"
+    shutil.copytree(sample_knowledge_dir, knowledge)
+    settings = Settings(knowledge_dir=knowledge, data_dir=root / "data")
+    built = build_services(settings, embeddings=embeddings)
+    report = built.knowledge.reload()
+    assert report.ok, [str(error) for error in report.errors]
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def assistant(services: Services) -> Assistant:
+    return services.assistant
+
+
+def test_colloquial_italian_question_gets_the_right_course_card(assistant: Assistant) -> None:
+    answer = assistant.ask("corso di italiano gratis la sera per mia madre?", now=NOW)
+    assert not answer.abstained
+    assert answer.lang == "it"
+    assert answer.cards and answer.cards[0].id == "ita-l2-librino-sera"
+    card = answer.cards[0]
+    assert card.path == "programmes/languages.yaml"
+    assert card.cost == "Gratuito"
+    assert "18:30" in card.when
+    assert card.next_start == dt.datetime(2026, 11, 18, 18, 30, tzinfo=ROME)
+    assert answer.filters.free_only and answer.filters.time_of_day == "evening"
+    assert "Italiano per stranieri" in answer.text
+
+
+def test_english_question_finds_the_same_course(assistant: Assistant) -> None:
+    answer = assistant.ask("free italian lessons in the evening near librino?", now=NOW)
+    assert answer.lang == "en"
+    assert [card.id for card in answer.cards][:1] == ["ita-l2-librino-sera"]
+    assert answer.cards[0].cost == "Free"
+
+
+def test_unmet_constraints_are_said_and_the_relevant_records_shown(assistant: Assistant) -> None:
+    answer = assistant.ask("dove trovo un doposcuola gratis a Librino?", now=NOW)
+    assert not answer.abstained and answer.cards
+    kb = assistant._knowledge.current  # noqa: SLF001 - check the records behind the cards
+    records = [kb.programmes[card.id] for card in answer.cards]
+    assert all("school-support" in record.topics for record in records)
+    meets_all = all(
+        record.cost.free and record.venue and record.venue.district == "Librino"
+        for record in records
+    )
+    if not meets_all:  # the sample has no free after-school club in Librino: say so
+        assert answer.text.startswith("Non ho trovato niente che corrisponda a tutte le richieste")
+        assert (
+            "gratuito" in answer.text.splitlines()[0] and "Librino" in answer.text.splitlines()[0]
+        )
+
+
+def test_cross_lingual_question_reaches_the_italian_guide(assistant: Assistant) -> None:
+    answer = assistant.ask("warning signs that a teenager is dropping out of school", now=NOW)
+    assert not answer.abstained
+    assert answer.sources[0].path == "guides/dispersione-scolastica.md"
+
+
+def test_guide_answer_is_the_answering_sentences_with_source(assistant: Assistant) -> None:
+    answer = assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
+    assert not answer.abstained
+    assert "6 anni" in answer.text
+    source = answer.sources[0]
+    assert source.path == "guides/iscrizioni-scuola.md"
+    assert source.title.startswith("Iscrizioni scolastiche")
+    assert source.snippet == answer.text
+    # Extractive: a few sentences, not the whole passage.
+    assert answer.text.count(". ") <= 3
+    assert len(answer.text) < 600
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what's the weather in Catania tomorrow?",
+        "ricetta della pasta alla norma",
+        "chi ha vinto la partita del Catania?",
+    ],
+)
+def test_out_of_scope_abstains_with_the_general_contact(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert answer.abstained
+    assert not answer.sources and not answer.cards
+    assert answer.contact is not None
+    assert answer.contact.phone and answer.contact.phone in answer.text
+    assert answer.contact == assistant.contact_for("general", answer.lang)
+    assert answer.suggestions, "closest topics are offered"
+    if answer.lang == "en":
+        assert answer.text.startswith("I don't have this in the city's information")
+    else:
+        assert answer.text.startswith("Non ho questa informazione")
+
+
+def test_events_this_weekend_are_on_the_weekend(assistant: Assistant) -> None:
+    answer = assistant.ask("what's on this weekend?", now=NOW)
+    assert not answer.abstained and answer.cards
+    saturday = dt.datetime(2026, 11, 21, tzinfo=ROME)
+    for card in answer.cards:
+        assert card.kind == "event"
+        assert card.next_start is not None
+        assert saturday <= card.next_start < saturday + dt.timedelta(days=2)
+
+
+def test_asking_about_a_cancelled_event_shows_it_cancelled(assistant: Assistant) -> None:
+    answer = assistant.ask("is the youth band christmas concert still on?", now=NOW)
+    assert answer.cards[0].id == "ev-concerto-banda-natale"
+    card_text = answer.cards[0].title + answer.cards[0].when
+    assert "CANCELLED" in card_text
+
+
+def test_browse_pages_through_one_audience(assistant: Assistant) -> None:
+    first, total = assistant.browse(audience="seniors", lang="it", limit=2, now=NOW)
+    second, same_total = assistant.browse(audience="seniors", lang="it", offset=2, limit=2, now=NOW)
+    assert total == same_total and total >= 3
+    assert len(first) == 2
+    assert not {card.id for card in first} & {card.id for card in second}
+
+
+def test_events_between_are_in_order_and_in_range(assistant: Assistant) -> None:
+    start, end = NOW, NOW + dt.timedelta(days=30)
+    cards = assistant.events_between(start, end, lang="en")
+    assert cards
+    starts = [card.next_start for card in cards]
+    assert all(s is not None and start <= s < end for s in starts)
+    assert starts == sorted(starts)  # type: ignore[type-var]
+
+
+def test_nearest_are_sorted_by_distance(assistant: Assistant) -> None:
+    librino = (37.4672, 15.0498)
+    cards = assistant.nearest(*librino, lang="it", limit=4, now=NOW)
+    assert len(cards) == 4
+    distances = [card.distance_km for card in cards]
+    assert distances == sorted(distances)  # type: ignore[type-var]
+    assert distances[0] is not None and distances[0] < 0.5
+
+
+def test_card_and_contacts(assistant: Assistant) -> None:
+    card = assistant.card("programme", "ita-l2-librino-sera", lang="en", now=NOW)
+    assert card is not None and card.title.startswith("Italian for foreigners")
+    assert assistant.card("programme", "no-such-course", lang="en") is None
+    helplines = assistant.safeguarding_contacts("it")
+    assert helplines and all(contact.phone for contact in helplines)
+
+
+def test_llm_answer_with_good_citations_is_used(services: Services) -> None:
+    fake = FakeListChatModel(responses=["Si iscrive online, a gennaio [1]."])
+    assistant = Assistant(
+        knowledge=services.knowledge,
+        searcher=services.searcher,
+        embeddings=services.embeddings,
+        zone=ROME,
+        llm=LLMPhraser(model=fake),
+    )
+    answer = assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
+    assert answer.text == "Si iscrive online, a gennaio [1]."
+    assert answer.sources[0].path == "guides/iscrizioni-scuola.md"
+
+
+def test_llm_answer_citing_unknown_passages_falls_back_to_extractive(services: Services) -> None:
+    fake = FakeListChatModel(responses=["Serve il modulo del Ministero [9]."])
+    assistant = Assistant(
+        knowledge=services.knowledge,
+        searcher=services.searcher,
+        embeddings=services.embeddings,
+        zone=ROME,
+        llm=LLMPhraser(model=fake),
+    )
+    answer = assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
+    assert "[9]" not in answer.text
+    assert "6 anni" in answer.text
+
+
+def test_edited_and_deleted_files_follow_within_seconds(
+    tmp_path: Path, sample_knowledge_dir: Path, embeddings
+) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(sample_knowledge_dir, knowledge)
+    built = build_services(
+        Settings(knowledge_dir=knowledge, data_dir=tmp_path / "data"), embeddings=embeddings
+    )
+    built.knowledge.reload()
+    question = "corso di italiano gratis la sera per mia madre?"
+    assert built.assistant.ask(question, now=NOW).cards[0].id == "ita-l2-librino-sera"
+
+    # A broken edit is reported with path and line; the last good version keeps serving.
+    courses = knowledge / "programmes" / "languages.yaml"
+    courses.write_text(courses.read_text(encoding="utf-8") + "\n  - id: [broken\n", "utf-8")
+    report = built.knowledge.reload()
+    assert [error.path for error in report.errors] == ["programmes/languages.yaml"]
+    assert report.errors[0].line is not None
+    assert built.assistant.ask(question, now=NOW).cards[0].id == "ita-l2-librino-sera"
+
+    courses.unlink()
+    started = time.perf_counter()
+    report = built.knowledge.reload()
+    assert time.perf_counter() - started < 3.0
+    assert report.index.removed == 1
+    answer = built.assistant.ask(question, now=NOW)
+    assert "ita-l2-librino-sera" not in [card.id for card in answer.cards]
+    assert all(source.path != "programmes/languages.yaml" for source in answer.sources)
+    built.close()

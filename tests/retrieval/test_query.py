@@ -1,0 +1,147 @@
+"""Filters and language understood from residents' words (fixed `now`, the city's time zone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from retrieval.query import QueryParser, detect_language, merge_filters
+from retrieval.types import Filters
+
+ROME = ZoneInfo("Europe/Rome")
+WEDNESDAY = dt.datetime(2026, 11, 18, 10, 0, tzinfo=ROME)
+
+
+@pytest.fixture(scope="module")
+def parser() -> QueryParser:
+    return QueryParser(districts=["Librino", "Centro storico", "San Berillo", "Ognina"], zone=ROME)
+
+
+def midnight(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, tzinfo=ROME)
+
+
+def test_colloquial_italian_course_question(parser: QueryParser) -> None:
+    parsed = parser.parse("corso di italiano gratis la sera per mia madre?", now=WEDNESDAY)
+    assert parsed.lang == "it"
+    assert parsed.filters.audiences == ("seniors",)
+    assert parsed.filters.topics == ("italian-language",)
+    assert parsed.filters.free_only is True
+    assert parsed.filters.time_of_day == "evening"
+    assert parsed.wants_programmes
+
+
+def test_audiences_in_both_languages(parser: QueryParser) -> None:
+    cases = {
+        "attività per anziani over 60": "seniors",
+        "laboratori per bambini": "children",
+        "something for teenagers": "teens",
+        "corsi per stranieri": "migrants",
+        "sono disoccupato, corsi?": "job-seekers",
+        "courses for job seekers": "job-seekers",
+        "sport per ragazzi disabili": "people-with-disabilities",
+    }
+    for question, audience in cases.items():
+        assert audience in parser.parse(question, now=WEDNESDAY).filters.audiences, question
+
+
+def test_this_weekend_is_the_coming_saturday_and_sunday(parser: QueryParser) -> None:
+    for question in ("eventi per bambini questo fine settimana", "what's on this weekend?"):
+        parsed = parser.parse(question, now=WEDNESDAY)
+        assert parsed.wants_events
+        assert parsed.filters.starts_after == midnight(2026, 11, 21)
+        assert parsed.filters.starts_before == midnight(2026, 11, 23)
+
+
+def test_weekend_asked_on_sunday_is_the_rest_of_today(parser: QueryParser) -> None:
+    sunday = dt.datetime(2026, 11, 22, 15, 0, tzinfo=ROME)
+    filters = parser.parse("eventi nel weekend", now=sunday).filters
+    assert filters.starts_after == sunday
+    assert filters.starts_before == midnight(2026, 11, 23)
+
+
+def test_tomorrow_and_domani_are_the_next_day(parser: QueryParser) -> None:
+    for question in ("cosa c'è domani?", "events tomorrow evening"):
+        filters = parser.parse(question, now=WEDNESDAY).filters
+        assert (filters.starts_after, filters.starts_before) == (
+            midnight(2026, 11, 19),
+            midnight(2026, 11, 20),
+        ), question
+    assert parser.parse("events tomorrow evening", now=WEDNESDAY).filters.time_of_day == "evening"
+
+
+def test_a_month_is_the_whole_next_such_month(parser: QueryParser) -> None:
+    filters = parser.parse("corsi a marzo per anziani", now=WEDNESDAY).filters
+    assert (filters.starts_after, filters.starts_before) == (
+        midnight(2027, 3, 1),
+        midnight(2027, 4, 1),
+    )
+    english = parser.parse("workshops in March", lang="en", now=WEDNESDAY).filters
+    assert english.starts_after == midnight(2027, 3, 1)
+
+
+def test_next_week_and_weekdays(parser: QueryParser) -> None:
+    filters = parser.parse("next week events for teens", now=WEDNESDAY).filters
+    assert (filters.starts_after, filters.starts_before) == (
+        midnight(2026, 11, 23),
+        midnight(2026, 11, 30),
+    )
+    saturday = parser.parse("il sabato mattina ci sono laboratori?", now=WEDNESDAY).filters
+    assert saturday.weekdays == (5,)
+    assert saturday.time_of_day == "morning"
+
+
+def test_words_that_are_not_dates_give_no_window(parser: QueryParser) -> None:
+    for question in (
+        "may I bring my son?",
+        "where can I learn Italian now",
+        "la sera dopo il lavoro",
+    ):
+        filters = parser.parse(question, now=WEDNESDAY).filters
+        assert filters.starts_after is None and filters.starts_before is None, question
+
+
+def test_district_names_tolerate_case_accents_and_typos(parser: QueryParser) -> None:
+    assert parser.find_districts("cosa c'è a LIBRINNO?") == ("Librino",)
+    assert parser.find_districts("events in the centro storico") == ("Centro storico",)
+    assert parser.find_districts("qualcosa a san bérillo") == ("San Berillo",)
+    assert parser.find_districts("corsi di italiano") == ()
+
+
+def test_language_of_instruction_is_not_a_topic(parser: QueryParser) -> None:
+    filters = parser.parse("corsi di informatica in inglese", now=WEDNESDAY).filters
+    assert filters.languages == ("en",)
+    assert "foreign-languages" not in filters.topics
+    assert "digital-skills" in filters.topics
+    learn = parser.parse("I want to learn English", now=WEDNESDAY).filters
+    assert learn.languages == () and "foreign-languages" in learn.topics
+
+
+def test_free_but_not_free_time(parser: QueryParser) -> None:
+    assert parser.parse("free courses for adults", now=WEDNESDAY).filters.free_only
+    assert not parser.parse("cosa fare nel tempo libero", now=WEDNESDAY).filters.free_only
+    assert not parser.parse("things to do in my free time", now=WEDNESDAY).filters.free_only
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [
+        ("corsi gratis?", "it"),
+        ("corso di italiano per mia madre", "it"),
+        ("mio figlio non va più a scuola", "it"),
+        ("free courses?", "en"),
+        ("my son stopped going to school, who can help?", "en"),
+        ("where can I learn Italian", "en"),
+        ("SPID", "it"),
+    ],
+)
+def test_detect_language_of_short_questions(question: str, lang: str) -> None:
+    assert detect_language(question, default="it") == lang
+
+
+def test_given_filters_override_the_words() -> None:
+    understood = Filters(audiences=("seniors",), free_only=True)
+    merged = merge_filters(understood, Filters(audiences=("children",)))
+    assert merged.audiences == ("children",) and merged.free_only

@@ -1,0 +1,218 @@
+"""The `learncity` command, driven through `main(argv)` on a copy of the sample folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import retrieval.embedding
+from learncity.cli import main
+
+ANSWER_KEYS = {"question", "lang", "abstained", "answer", "sources", "programmes", "latency_ms"}
+
+
+@pytest.fixture(scope="module")
+def folders(
+    tmp_path_factory: pytest.TempPathFactory, sample_knowledge_dir: Path
+) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    shutil.copytree(sample_knowledge_dir, root / "knowledge")
+    return root / "knowledge", root / "data"
+
+
+@pytest.fixture(autouse=True)
+def offline_model(monkeypatch: pytest.MonkeyPatch, embeddings, tmp_path: Path) -> Iterator[None]:
+    # Share the session's loaded model; run away from any developer's .env.
+    monkeypatch.setattr(retrieval.embedding, "make_embeddings", lambda settings: embeddings)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+def run(argv: list[str], stdin: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None):
+    if stdin is not None:
+        assert monkeypatch is not None
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out = io.StringIO()
+    code = main(argv, out=out)
+    return code, out.getvalue()
+
+
+def base(folders: tuple[Path, Path]) -> list[str]:
+    knowledge, data = folders
+    return ["--knowledge", str(knowledge), "--data", str(data)]
+
+
+def test_index_reports_what_changed(folders: tuple[Path, Path]) -> None:
+    code, out = run([*base(folders), "index"])
+    assert code == 0
+    assert "files" in out and "chunks in the index" in out
+    code, again = run([*base(folders), "index"])
+    assert code == 0
+    assert "0 chunks embedded" in again  # unchanged folder: no embedding work
+
+
+def test_ask_json_schema(folders: tuple[Path, Path]) -> None:
+    code, out = run(
+        [*base(folders), "ask", "corso di italiano gratis la sera per mia madre?", "--json"]
+    )
+    assert code == 0
+    answer = json.loads(out)
+    assert set(answer) == ANSWER_KEYS
+    assert answer["lang"] == "it" and answer["abstained"] is False
+    assert answer["programmes"][0]["id"] == "ita-l2-librino-sera"
+    assert {"path", "title", "score"} <= set(answer["sources"][0])
+    assert not answer["sources"][0]["path"].startswith("/")  # relative to the knowledge dir
+    assert answer["latency_ms"] > 0
+
+
+def test_ask_stdin_writes_one_json_object_per_line(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    questions = (
+        "come si iscrive un figlio alla prima elementare?\n\nricetta della pasta alla norma\n"
+    )
+    code, out = run([*base(folders), "ask", "-"], stdin=questions, monkeypatch=monkeypatch)
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["question"] for line in lines] == [
+        "come si iscrive un figlio alla prima elementare?",
+        "ricetta della pasta alla norma",
+    ]
+    assert all(set(line) == ANSWER_KEYS for line in lines)
+    assert lines[0]["abstained"] is False and lines[0]["sources"][0]["path"].startswith("guides/")
+    assert lines[1]["abstained"] is True and lines[1]["sources"] == []
+
+
+def test_ask_plain_text_shows_sources(folders: tuple[Path, Path]) -> None:
+    code, out = run([*base(folders), "ask", "how do I enrol my child in primary school?"])
+    assert code == 0
+    assert "Sources:" in out and "guides/" in out
+
+
+def test_check_lists_every_problem_and_fails(tmp_path: Path, sample_knowledge_dir: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(sample_knowledge_dir, knowledge)
+    (knowledge / "programmes" / "broken.yaml").write_text("programmes:\n  - id: [oops\n", "utf-8")
+    (knowledge / "events" / "empty.yaml").write_text("", "utf-8")
+    code, out = run(["--knowledge", str(knowledge), "check"])
+    assert code == 1
+    problems = out.splitlines()
+    assert any(line.startswith("programmes/broken.yaml:") for line in problems)
+    assert any(line.startswith("events/empty.yaml") for line in problems)
+    broken = next(line for line in problems if line.startswith("programmes/broken.yaml:"))
+    assert broken.split(":")[1].isdigit()  # path:line: message
+
+
+def test_check_passes_on_the_sample_folder(folders: tuple[Path, Path]) -> None:
+    code, out = run([*base(folders), "check"])
+    assert code == 0 and out.startswith("OK:")
+
+
+def test_eval_prints_figures_as_json(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {
+            "question": "corso di italiano gratis la sera a librino",
+            "lang": "it",
+            "expected_paths": ["programmes/languages.yaml"],
+            "expected_ids": ["ita-l2-librino-sera"],
+            "out_of_scope": False,
+            "cross_lingual": False,
+        },
+        {
+            "question": "warning signs that a teenager is dropping out of school",
+            "lang": "en",
+            "expected_paths": ["guides/dispersione-scolastica.md"],
+            "expected_ids": [],
+            "out_of_scope": False,
+            "cross_lingual": True,
+        },
+        {
+            "question": "ricetta della pasta alla norma",
+            "lang": "it",
+            "expected_paths": [],
+            "expected_ids": [],
+            "out_of_scope": True,
+            "cross_lingual": False,
+        },
+    ]
+    questions.write_text("\n".join(json.dumps(row) for row in rows) + "\n", "utf-8")
+    code, out = run([*base(folders), "eval", "--questions", str(questions), "--json"])
+    assert code == 0
+    report = json.loads(out)
+    assert report["r@5"] == 1.0 and report["mrr"] > 0.5
+    assert report["out_of_scope_abstained"] == 1.0
+    assert report["in_scope_abstained"] == 0.0
+    assert set(report["by_lang"]) == {"it", "en"}
+    assert report["cross_lingual"]["in_scope"] == 1
+    code, table = run([*base(folders), "eval", "--questions", str(questions)])
+    assert code == 0 and "cross-lingual" in table and "r@5" in table
+
+
+def test_eval_rejects_a_bad_question_file(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok", "expected_paths": ["a"]}\n{not json\n', "utf-8")
+    code, _ = run([*base(folders), "eval", "--questions", str(bad)])
+    assert code == 2
+
+
+def test_chat_switches_language_and_quits(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = "/lang en\nhow do I enrol my child in primary school?\n/nonsense\n/quit\n"
+    code, out = run([*base(folders), "chat"], stdin=session, monkeypatch=monkeypatch)
+    assert code == 0
+    assert "Language: English." in out
+    assert "guides/" in out  # the answer shows its sources
+    assert "Unknown command" in out
+    assert out.rstrip().endswith("Goodbye!")
+
+
+def test_chat_ends_cleanly_at_end_of_input(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = run([*base(folders), "chat", "--lang", "it"], stdin="", monkeypatch=monkeypatch)
+    assert code == 0 and "Arrivederci!" in out
+
+
+def test_run_without_token_explains_botfather_and_chats(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = run(
+        [*base(folders), "run", "--lang", "en"], stdin="/quit\n", monkeypatch=monkeypatch
+    )
+    assert code == 0
+    assert "@BotFather" in out and "TELEGRAM_BOT_TOKEN" in out
+    assert "Goodbye!" in out
+
+
+def test_terminal_shows_no_library_debug_logs(folders: tuple[Path, Path]) -> None:
+    # A real process: the log handlers are the command's own, not pytest's.
+    run_once = [*base(folders), "index"]
+    assert run(run_once)[0] == 0  # the folder is indexed: the child only searches
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    command = [sys.executable, "-m", "learncity.cli", *base(folders), "ask", "corsi gratis"]
+    quiet = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert quiet.returncode == 0 and quiet.stdout.strip()
+    assert "DEBUG" not in quiet.stderr and "INFO" not in quiet.stderr, quiet.stderr
+    verbose = subprocess.run(
+        [sys.executable, "-m", "learncity.cli", "-v", *command[3:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert verbose.returncode == 0
+    assert "INFO learncity" in verbose.stderr or "INFO retrieval" in verbose.stderr
+    assert "DEBUG" not in verbose.stderr  # -v is our progress, not third-party internals
+    assert "INFO" not in verbose.stdout  # logs go to stderr: stdout stays the answer
