@@ -1,0 +1,903 @@
+"""The reminder service: subscriptions, the outbox of messages to send, digests, and event changes.
+
+Plain values in, plain values out; no Telegram here. Exceptions::
+
+    ReminderError
+    ├── UnknownTarget          no event (or programme) with that id in the knowledge folder
+    ├── NoUpcomingDate         the event or programme has no date ahead
+    ├── UnknownSubscription    no active reminder with that id for this user
+    └── InvalidOffset          an offset that is not like "1w", "1d", "3h" or "30m"
+
+Exactly once: `due()` claims rows (status pending -> sending) and writes their delivery record
+(`reminder_deliveries`, unique key) in the same transaction; `mark_delivered()` completes both in
+one transaction when Telegram acknowledges. `recover()` (at start-up) puts rows left "sending" by a
+crash back in the queue: a message that reached Telegram in the instant before the crash, but whose
+acknowledgement was not yet committed, is the only one that can arrive twice (at most one per chat,
+at most `max_in_flight` in all); every acknowledged message is never sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import WEEKLY, rrule, rrulestr
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from learncity.content.models import WEEKDAYS, Event, EventStatus, Programme, text_in
+from learncity.i18n import t
+from reminders import store as st
+from reminders.clock import Clock, SystemClock
+from reminders.delivery import Button, OutgoingMessage
+from reminders.digest import (
+    DigestSchedule,
+    QuietHours,
+    at_local,
+    events_for_digest,
+    parse_clock_time,
+)
+from reminders.store import Delivery, DigestPreference, Reminder, ReminderStore, Subscription
+
+if TYPE_CHECKING:
+    from learncity.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENT = "event"
+PROGRAMME = "programme"
+OFFSET_CHOICES: tuple[str, ...] = ("1w", "2d", "1d", "3h", "1h", "30m", "15m")
+_OFFSET = re.compile(r"^(\d{1,3})([wdhm])$")
+_UNIT_MINUTES = {"w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "m": 1}
+# A notice about an event starting sooner than this after the quiet hours end is sent at once.
+_URGENT_NOTICE = dt.timedelta(hours=1)
+
+
+class ReminderError(Exception):
+    """A reminder request could not be carried out."""
+
+
+class UnknownTarget(ReminderError):
+    """No event or programme with that id."""
+
+
+class NoUpcomingDate(ReminderError):
+    """Nothing ahead to remind of."""
+
+
+class UnknownSubscription(ReminderError):
+    """No active reminder with that id for this user."""
+
+
+class InvalidOffset(ReminderError):
+    """An offset not like "1d"."""
+
+
+class Catalog(Protocol):
+    """The current knowledge: `learncity.content.KnowledgeBase` fits."""
+
+    @property
+    def events(self) -> Mapping[str, Event]:
+        """Events by id."""
+        ...
+
+    @property
+    def programmes(self) -> Mapping[str, Programme]:
+        """Programmes by id."""
+        ...
+
+
+class IcsMaker(Protocol):
+    """Builds an iCalendar file for one occurrence (`retrieval.calendar.event_ics` fits)."""
+
+    def __call__(
+        self, event: Event, occurrence_start: dt.datetime, zone: ZoneInfo, lang: str
+    ) -> bytes:
+        """Return the .ics bytes."""
+        ...
+
+
+def default_ics(event: Event, occurrence_start: dt.datetime, zone: ZoneInfo, lang: str) -> bytes:
+    """Build the .ics with the shared calendar module."""
+    from retrieval.calendar import event_ics  # imported late: retrieval is heavy and optional here
+
+    return event_ics(event, occurrence_start, zone, lang)
+
+
+def parse_offset(label: str) -> dt.timedelta:
+    """Parse "1w", "1d", "3h" or "30m" into a duration."""
+    match = _OFFSET.match(label.strip())
+    if not match or int(match.group(1)) == 0:
+        raise InvalidOffset(f"offset {label!r} must be a number and w, d, h or m, like 1d or 30m")
+    return dt.timedelta(minutes=int(match.group(1)) * _UNIT_MINUTES[match.group(2)])
+
+
+def due_time(start: dt.datetime, offset: str, zone: ZoneInfo) -> dt.datetime:
+    """Return when the `offset` reminder of `start` is due (days and weeks keep the wall time)."""
+    delta = parse_offset(offset)
+    if offset.strip()[-1] in "wd":
+        # "1 day before" a 10:00 event is 10:00 the day before, even across a DST change.
+        local = start.astimezone(zone).replace(tzinfo=None) - delta
+        return at_local(local.date(), local.time(), zone).astimezone(dt.UTC)
+    return start.astimezone(dt.UTC) - delta  # in UTC: aware arithmetic in one zone is wall-clock
+
+
+def programme_sessions(
+    programme: Programme, after: dt.datetime, before: dt.datetime, zone: ZoneInfo
+) -> list[dt.datetime]:
+    """Return the programme's session starts in [after, before): weekly slots (and RRULE)."""
+    schedule = programme.schedule
+    if schedule is None or not schedule.weekly:
+        return []
+    lo = after.astimezone(zone)
+    first_day = max(lo.date(), schedule.start_date) if schedule.start_date else lo.date()
+    last_day = min(before.astimezone(zone).date(), schedule.end_date or dt.date.max)
+    starts: list[dt.datetime] = []
+    for slot in schedule.weekly:
+        weekday = WEEKDAYS.index(slot.day)
+        if schedule.rrule and schedule.start_date:
+            # The RRULE (e.g. every other Saturday) counts from the programme's first day.
+            begin = dt.datetime.combine(schedule.start_date, slot.start)
+            rule = rrulestr(schedule.rrule, dtstart=begin)
+        else:
+            begin = dt.datetime.combine(first_day, slot.start)
+            rule = rrule(WEEKLY, byweekday=weekday, dtstart=begin)
+        for naive in rule.between(
+            dt.datetime.combine(first_day, dt.time(0)),
+            dt.datetime.combine(last_day, dt.time(23, 59)),
+            inc=True,
+        ):
+            if naive.weekday() != weekday:
+                continue
+            start = at_local(naive.date(), naive.time(), zone)
+            if after <= start < before:
+                starts.append(start)
+    return sorted(starts)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What the user is told after "Remind me": the exact local times."""
+
+    subscription_id: int
+    target_kind: str
+    target_id: str
+    title: str
+    starts_at: dt.datetime  # city time
+    reminders_at: tuple[dt.datetime, ...]  # city time, only those still ahead
+    already: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """One active reminder subscription, for /reminders."""
+
+    subscription_id: int
+    target_kind: str
+    target_id: str
+    title: str
+    starts_at: dt.datetime  # city time
+    next_reminder_at: dt.datetime | None  # city time
+    offsets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A change reconcile found: the matching message is queued in the outbox."""
+
+    kind: str  # "moved" or "cancelled"
+    user_id: int
+    chat_id: int
+    target_kind: str
+    target_id: str
+    previous_start: dt.datetime
+    new_start: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """A user's digest choice."""
+
+    opted_in: bool
+    interests: tuple[str, ...]
+
+
+class ReminderService:
+    """Subscriptions, the outbox, digests and event changes, on the reminder store."""
+
+    def __init__(
+        self,
+        *,
+        store: ReminderStore,
+        knowledge: Callable[[], Catalog],
+        clock: Clock,
+        zone: ZoneInfo,
+        default_offsets: Sequence[str] = ("1d", "1h"),
+        quiet_hours: QuietHours | None = None,
+        digest: DigestSchedule | None = None,
+        ics: IcsMaker | None = None,
+        delivery_rate_per_second: float = 25.0,
+    ) -> None:
+        for offset in default_offsets:
+            parse_offset(offset)
+        if not default_offsets:
+            raise InvalidOffset("default_offsets must hold at least one offset, like 1d")
+        self.store = store
+        self._knowledge = knowledge
+        self.clock = clock
+        self.delivery_rate_per_second = delivery_rate_per_second
+        self._reconciled: Catalog | None = None
+        self._ics_cache: dict[tuple[int, str, dt.datetime, str], bytes] = {}
+        self.zone = zone
+        self.default_offsets = tuple(default_offsets)
+        self.quiet = quiet_hours or QuietHours(dt.time(21), dt.time(8), zone)
+        self.digest = digest or DigestSchedule(0, dt.time(9), zone)
+        self._ics = ics or default_ics
+        self._listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine,
+        knowledge: Callable[[], Catalog],
+        clock: Clock | None = None,
+    ) -> ReminderService:
+        """Build the service from the settings on `engine` (creating its tables if missing)."""
+        store = ReminderStore(engine=engine)
+        store.create_schema()
+        zone = settings.zone
+        return cls(
+            store=store, knowledge=knowledge, clock=clock or SystemClock(), zone=zone,
+            default_offsets=settings.reminder_offsets,
+            quiet_hours=QuietHours.parse(settings.quiet_hours, zone),
+            digest=DigestSchedule(settings.digest_weekday, parse_clock_time(settings.digest_time),
+                                  zone),
+            delivery_rate_per_second=settings.delivery_rate_per_second,
+        )
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the outbox changes (the scheduler re-arms its wake-up)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def _now(self, now: dt.datetime | None) -> dt.datetime:
+        value = now or self.clock.now()
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime")
+        return value
+
+    def local(self, when: dt.datetime) -> dt.datetime:
+        """Return `when` in the city's time zone."""
+        return when.astimezone(self.zone)
+
+    def format_when(self, when: dt.datetime, lang: str) -> str:
+        """Return "Sat 28 Mar 2026, 10:00" (in `lang`) for `when` in city time."""
+        local = self.local(when)
+        days = t("reminders.weekdays", lang).split(",")
+        months = t("reminders.months", lang).split(",")
+        return t(
+            "reminders.datetime", lang,
+            weekday=days[local.weekday()].strip(), day=local.day,
+            month=months[local.month - 1].strip(), year=local.year,
+            time=local.strftime("%H:%M"),
+        )
+
+    # -- knowledge ------------------------------------------------------------------------------
+
+    def _target(self, kind: str, target_id: str) -> Event | Programme | None:
+        catalog = self._knowledge()
+        if kind == EVENT:
+            return catalog.events.get(target_id)
+        return catalog.programmes.get(target_id)
+
+    def _starts(
+        self, target: Event | Programme, after: dt.datetime, before: dt.datetime
+    ) -> list[dt.datetime]:
+        if isinstance(target, Event):
+            return target.occurrences(after, before, self.zone)
+        return programme_sessions(target, after, before, self.zone)
+
+    def _next_start(self, target: Event | Programme, now: dt.datetime) -> dt.datetime | None:
+        found = self._starts(target, now, now + dt.timedelta(days=731))
+        return found[0] if found else None
+
+    def _title(self, kind: str | None, target_id: str | None, lang: str) -> str:
+        if kind is None or target_id is None:
+            return ""
+        target = self._target(kind, target_id)
+        return text_in(target.title, lang) if target is not None else target_id
+
+    def _as_event(self, target: Event | Programme, start: dt.datetime) -> Event:
+        if isinstance(target, Event):
+            return target
+        slot_minutes = 120
+        schedule = target.schedule
+        if schedule is not None:
+            local = start.astimezone(self.zone)
+            for slot in schedule.weekly:
+                if slot.end and WEEKDAYS.index(slot.day) == local.weekday():
+                    begin = dt.datetime.combine(local.date(), slot.start)
+                    slot_minutes = int((dt.datetime.combine(local.date(), slot.end) - begin)
+                                       .total_seconds() // 60)
+        local_start = start.astimezone(self.zone).replace(tzinfo=None)
+        return Event(
+            id=target.id, title=target.title, description=target.description,
+            learning_type=target.learning_type, topics=target.topics, audiences=target.audiences,
+            provider=target.provider, venue=target.venue, online=target.online,
+            start=local_start, end=local_start + dt.timedelta(minutes=slot_minutes),
+            contact=target.contact, lang=target.lang, url=target.url,
+        )
+
+    # -- subscribing ----------------------------------------------------------------------------
+
+    def offsets_for(self, user_id: int) -> tuple[str, ...]:
+        """Return the user's reminder offsets (their own choice, else the default)."""
+        with self.store.session() as s:
+            row = s.get(st.UserReminderOffsets, user_id)
+            return tuple(row.offsets.split(",")) if row else self.default_offsets
+
+    def subscribe(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        event_id: str,
+        lang: str,
+        now: dt.datetime | None = None,
+    ) -> Confirmation:
+        """Remind the user of the event's next occurrence; return the confirmation."""
+        return self._subscribe(EVENT, event_id, user_id=user_id, chat_id=chat_id, lang=lang,
+                               now=self._now(now))
+
+    def subscribe_programme(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        programme_id: str,
+        lang: str,
+        now: dt.datetime | None = None,
+    ) -> Confirmation:
+        """Remind the user of the programme's next session; return the confirmation."""
+        return self._subscribe(PROGRAMME, programme_id, user_id=user_id, chat_id=chat_id,
+                               lang=lang, now=self._now(now))
+
+    def _subscribe(
+        self, kind: str, target_id: str, *, user_id: int, chat_id: int, lang: str, now: dt.datetime
+    ) -> Confirmation:
+        target = self._target(kind, target_id)
+        if target is None:
+            raise UnknownTarget(f"no {kind} with id {target_id!r}")
+        if isinstance(target, Event) and target.status == EventStatus.CANCELLED:
+            raise NoUpcomingDate(f"event {target_id!r} is cancelled")
+        start = self._next_start(target, now)
+        if start is None:
+            raise NoUpcomingDate(f"{kind} {target_id!r} has no date after {now.isoformat()}")
+        offsets = self.offsets_for(user_id)
+        with self.store.session() as s:
+            sub = s.scalars(
+                select(Subscription).where(
+                    Subscription.user_id == user_id,
+                    Subscription.target_kind == kind,
+                    Subscription.target_id == target_id,
+                    Subscription.occurrence_start == start,
+                    Subscription.status == st.ACTIVE,
+                )
+            ).first()
+            already = sub is not None
+            if sub is None:
+                sub = Subscription(
+                    user_id=user_id, chat_id=chat_id, lang=lang, target_kind=kind,
+                    target_id=target_id, occurrence_start=start, offsets=",".join(offsets),
+                    explicit=True, status=st.ACTIVE, created_at=now,
+                )
+                s.add(sub)
+                s.flush()
+            else:
+                sub.chat_id, sub.lang = chat_id, lang
+            self._plan(s, sub, now)
+            s.flush()
+            pending = s.scalars(
+                select(Reminder.due_at).where(
+                    Reminder.subscription_id == sub.id,
+                    Reminder.kind == st.KIND_REMINDER,
+                    Reminder.status == st.PENDING,
+                ).order_by(Reminder.due_at)
+            ).all()
+            sub_id = sub.id
+        self._changed()
+        title = text_in(target.title, lang)
+        times = tuple(self.local(when) for when in pending)
+        when_text = self.format_when(start, lang)
+        if times:
+            lines = "\n".join(f"• {self.format_when(when, lang)}" for when in times)
+            text = t("reminders.confirm", lang, title=title, when=when_text, times=lines)
+        else:
+            text = t("reminders.confirm_too_soon", lang, title=title, when=when_text)
+        if already:
+            text = t("reminders.already", lang) + "\n" + text
+        log.info("user %s subscribed to %s %s at %s (%d reminders)",
+                 user_id, kind, target_id, start.isoformat(), len(times))
+        return Confirmation(sub_id, kind, target_id, title, self.local(start), times, already, text)
+
+    def _plan(self, s: Session, sub: Subscription, now: dt.datetime) -> None:
+        """Make the pending reminder rows of `sub` match its occurrence and offsets."""
+        wanted = {off: due_time(sub.occurrence_start, off, self.zone) for off in
+                  sub.offsets.split(",")}
+        rows = s.scalars(
+            select(Reminder).where(
+                Reminder.subscription_id == sub.id, Reminder.kind == st.KIND_REMINDER
+            )
+        ).all()
+        have: set[str] = set()
+        for row in rows:
+            current = (row.offset in wanted and row.occurrence_start == sub.occurrence_start)
+            if row.status == st.PENDING and not current:
+                row.status = st.WITHDRAWN
+            elif current and row.status != st.WITHDRAWN:
+                have.add(row.offset or "")
+        for offset, due in wanted.items():
+            if offset in have or due <= now:
+                continue
+            stamp = int(sub.occurrence_start.timestamp())
+            s.add(Reminder(
+                subscription_id=sub.id, user_id=sub.user_id, chat_id=sub.chat_id, lang=sub.lang,
+                kind=st.KIND_REMINDER, target_kind=sub.target_kind, target_id=sub.target_id,
+                occurrence_start=sub.occurrence_start, offset=offset, due_at=due,
+                not_after=sub.occurrence_start, explicit=sub.explicit, status=st.PENDING,
+                delivery_key=f"reminder:{sub.id}:{offset}:{stamp}", attempts=0,
+            ))
+
+    def upcoming(self, user_id: int, *, now: dt.datetime | None = None) -> list[Upcoming]:
+        """Return the user's active reminders for what is still ahead, soonest first."""
+        now = self._now(now)
+        with self.store.session() as s:
+            subs = s.scalars(
+                select(Subscription).where(
+                    Subscription.user_id == user_id,
+                    Subscription.status == st.ACTIVE,
+                    Subscription.occurrence_start > now,
+                ).order_by(Subscription.occurrence_start)
+            ).all()
+            next_due = dict(s.execute(
+                select(Reminder.subscription_id, func.min(Reminder.due_at)).where(
+                    Reminder.user_id == user_id, Reminder.status == st.PENDING,
+                    Reminder.kind == st.KIND_REMINDER,
+                ).group_by(Reminder.subscription_id)
+            ).tuples().all())
+        result = []
+        for sub in subs:
+            due = next_due.get(sub.id)
+            result.append(Upcoming(
+                sub.id, sub.target_kind, sub.target_id,
+                self._title(sub.target_kind, sub.target_id, sub.lang),
+                self.local(sub.occurrence_start), self.local(due) if due else None,
+                tuple(sub.offsets.split(",")),
+            ))
+        return result
+
+    def cancel(self, *, user_id: int, subscription_id: int) -> Upcoming:
+        """Cancel one of the user's reminders; return what was cancelled."""
+        with self.store.session() as s:
+            sub = s.get(Subscription, subscription_id)
+            if sub is None or sub.user_id != user_id or sub.status != st.ACTIVE:
+                raise UnknownSubscription(
+                    f"no active reminder with id {subscription_id} for user {user_id}")
+            sub.status = st.CANCELLED_BY_USER
+            self._withdraw(s, Reminder.subscription_id == sub.id)
+            gone = Upcoming(sub.id, sub.target_kind, sub.target_id,
+                            self._title(sub.target_kind, sub.target_id, sub.lang),
+                            self.local(sub.occurrence_start), None, tuple(sub.offsets.split(",")))
+        self._changed()
+        log.info("user %s cancelled reminder %s", user_id, subscription_id)
+        return gone
+
+    @staticmethod
+    def _withdraw(s: Session, *where: object) -> int:
+        result = s.execute(
+            update(Reminder).where(Reminder.status == st.PENDING, *where)  # type: ignore[arg-type]
+            .values(status=st.WITHDRAWN)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def set_offsets(
+        self, *, user_id: int, offsets: Sequence[str], now: dt.datetime | None = None
+    ) -> tuple[str, ...]:
+        """Set when the user is reminded (e.g. ["1d", "1h"]); re-plan their active reminders."""
+        now = self._now(now)
+        clean = sorted({o.strip() for o in offsets}, key=parse_offset, reverse=True)
+        if not clean:
+            raise InvalidOffset("choose at least one offset, like 1d")
+        joined = ",".join(clean)
+        with self.store.session() as s:
+            row = s.get(st.UserReminderOffsets, user_id)
+            if row is None:
+                s.add(st.UserReminderOffsets(user_id=user_id, offsets=joined))
+            else:
+                row.offsets = joined
+            for sub in s.scalars(select(Subscription).where(
+                Subscription.user_id == user_id, Subscription.status == st.ACTIVE,
+                Subscription.occurrence_start > now,
+            )).all():
+                sub.offsets = joined
+                self._plan(s, sub, now)
+        self._changed()
+        return tuple(clean)
+
+    # -- digest preferences ---------------------------------------------------------------------
+
+    def digest_settings(self, user_id: int) -> DigestSettings:
+        """Return the user's digest choice (off, no interests, when never chosen)."""
+        with self.store.session() as s:
+            pref = s.get(DigestPreference, user_id)
+            if pref is None:
+                return DigestSettings(False, ())
+            return DigestSettings(pref.opted_in, tuple(i for i in pref.interests.split(",") if i))
+
+    def set_digest(
+        self, *, user_id: int, chat_id: int, lang: str, opted_in: bool,
+        interests: Sequence[str] | None = None, now: dt.datetime | None = None,
+    ) -> DigestSettings:
+        """Opt in or out of the weekly digest; `interests` (topic ids) replace the old ones."""
+        now = self._now(now)
+        with self.store.session() as s:
+            pref = s.get(DigestPreference, user_id)
+            if pref is None:
+                pref = DigestPreference(user_id=user_id, chat_id=chat_id, lang=lang,
+                                        opted_in=opted_in, interests="", updated_at=now)
+                s.add(pref)
+            pref.chat_id, pref.lang, pref.opted_in, pref.updated_at = chat_id, lang, opted_in, now
+            if interests is not None:
+                pref.interests = ",".join(sorted(set(interests)))
+            if not opted_in:
+                self._withdraw(s, Reminder.user_id == user_id, Reminder.kind == st.KIND_DIGEST)
+        self._changed()
+        return self.digest_settings(user_id)
+
+    def toggle_interest(self, *, user_id: int, chat_id: int, lang: str, topic: str,
+                        now: dt.datetime | None = None) -> DigestSettings:
+        """Add or remove one interest (opting in to the digest if not yet)."""
+        current = self.digest_settings(user_id)
+        chosen = set(current.interests) ^ {topic}
+        return self.set_digest(user_id=user_id, chat_id=chat_id, lang=lang, opted_in=True,
+                               interests=sorted(chosen), now=now)
+
+    # -- event changes --------------------------------------------------------------------------
+
+    def reconcile(self, knowledge: Catalog, *, now: dt.datetime | None = None) -> list[Notice]:
+        """Move or cancel reminders whose event changed; queue the notices; return them."""
+        now = self._now(now)
+        notices: list[Notice] = []
+        with self.store.session() as s:
+            subs = s.scalars(select(Subscription).where(Subscription.status == st.ACTIVE)).all()
+            for sub in subs:
+                old = sub.occurrence_start
+                if old <= now:
+                    sub.status = st.DONE
+                    continue
+                target: Event | Programme | None = (
+                    knowledge.events.get(sub.target_id) if sub.target_kind == EVENT
+                    else knowledge.programmes.get(sub.target_id)
+                )
+                new = self._new_start(target, old, now)
+                if new == old:
+                    continue
+                stamp = int(old.timestamp())
+                if new is None:
+                    sub.status = st.EVENT_CANCELLED
+                    self._withdraw(s, Reminder.subscription_id == sub.id)
+                    self._queue_notice(s, sub, st.KIND_CANCELLED, old, old, now,
+                                       f"cancelled:{sub.id}:{stamp}")
+                    notices.append(Notice("cancelled", sub.user_id, sub.chat_id, sub.target_kind,
+                                          sub.target_id, old, None))
+                    log.info("%s %s cancelled: reminder %s withdrawn, user %s told",
+                             sub.target_kind, sub.target_id, sub.id, sub.user_id)
+                    continue
+                sub.occurrence_start = new
+                self._plan(s, sub, now)
+                self._queue_notice(s, sub, st.KIND_MOVED, new, old, now,
+                                   f"moved:{sub.id}:{stamp}:{int(new.timestamp())}")
+                notices.append(Notice("moved", sub.user_id, sub.chat_id, sub.target_kind,
+                                      sub.target_id, old, new))
+                log.info("%s %s moved from %s to %s: reminder %s re-planned",
+                         sub.target_kind, sub.target_id, old.isoformat(), new.isoformat(), sub.id)
+        if notices:
+            self._changed()
+        return notices
+
+    def reconcile_if_changed(self, *, now: dt.datetime | None = None) -> list[Notice]:
+        """Reconcile when the knowledge base was reloaded since the last time (cheap otherwise)."""
+        current = self._knowledge()
+        if current is self._reconciled:
+            return []
+        notices = self.reconcile(current, now=now)
+        self._reconciled = current
+        return notices
+
+    def _new_start(
+        self, target: Event | Programme | None, old: dt.datetime, now: dt.datetime
+    ) -> dt.datetime | None:
+        """Return where the subscribed occurrence is now (None: cancelled or gone)."""
+        if target is None:
+            return None
+        if isinstance(target, Event):
+            if target.status == EventStatus.CANCELLED:
+                return None
+            if not target.rrule:
+                first = target.occurrences(now, now + dt.timedelta(days=3660), self.zone)
+                return first[0] if first else None
+        if self._starts(target, old, old + dt.timedelta(seconds=1)):
+            return old
+        # A recurring date that moved: the same local day if it still has one, else the next.
+        day = self.local(old).date()
+        same_day = self._starts(target, at_local(day, dt.time(0), self.zone),
+                                at_local(day + dt.timedelta(days=1), dt.time(0), self.zone))
+        found = [start for start in same_day if start > now]
+        return found[0] if found else self._next_start(target, now)
+
+    def _queue_notice(
+        self, s: Session, sub: Subscription, kind: str, start: dt.datetime,
+        previous: dt.datetime, now: dt.datetime, key: str,
+    ) -> None:
+        if s.scalar(select(Reminder.id).where(Reminder.delivery_key == key)) is not None:
+            return
+        s.add(Reminder(
+            subscription_id=sub.id, user_id=sub.user_id, chat_id=sub.chat_id, lang=sub.lang,
+            kind=kind, target_kind=sub.target_kind, target_id=sub.target_id,
+            occurrence_start=start, previous_start=previous, due_at=now,
+            not_after=start if kind == st.KIND_MOVED else previous, explicit=False,
+            status=st.PENDING, delivery_key=key, attempts=0,
+        ))
+
+    # -- the outbox -----------------------------------------------------------------------------
+
+    def recover(self, *, now: dt.datetime | None = None) -> int:
+        """Put back in the queue what a crash left claimed but unacknowledged; return how many."""
+        now = self._now(now)
+        with self.store.session() as s:
+            result = s.execute(
+                update(Reminder).where(Reminder.status == st.SENDING).values(status=st.PENDING)
+            )
+            count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.warning("%d messages were in flight when the bot stopped: queued again", count)
+        return count
+
+    def due(self, now: dt.datetime | None = None, *, limit: int = 50) -> list[OutgoingMessage]:
+        """Claim what is due (quiet hours and downtime applied) and return it ready to send."""
+        now = self._now(now)
+        self._plan_digests(now)
+        claimed: list[Reminder] = []
+        with self.store.session() as s:
+            while len(claimed) < limit:
+                # Every row handled leaves the query (claimed, dropped, deferred, or done).
+                rows = s.scalars(
+                    select(Reminder).where(Reminder.status == st.PENDING, Reminder.due_at <= now)
+                    .order_by(Reminder.due_at, Reminder.id).limit(limit - len(claimed))
+                ).all()
+                if not rows:
+                    break
+                self._claim_rows(s, rows, now, claimed)
+        messages = []
+        for row in claimed:
+            try:
+                messages.append(self._render(row))
+            except Exception as error:  # a broken record must not leave the row claimed forever
+                log.exception("could not build message %s", row.delivery_key)
+                self.mark_failed(row.delivery_key, reason=f"render: {error}")
+        return messages
+
+    def _claim_rows(
+        self, s: Session, rows: Sequence[Reminder], now: dt.datetime, claimed: list[Reminder]
+    ) -> None:
+        quiet = self.quiet.contains(now)
+        quiet_end = self.quiet.ends_after(now)
+        records = {d.key: d for d in s.scalars(select(Delivery).where(
+            Delivery.key.in_([row.delivery_key for row in rows]))).all()}
+        for row in rows:
+            if row.not_after <= now:
+                row.status = st.DROPPED
+                log.info("dropped %s for user %s: due %s, missed (the bot was down) and %s "
+                         "already started", row.delivery_key, row.user_id,
+                         row.due_at.isoformat(), row.target_id or "the week")
+                continue
+            if quiet and not self._may_break_quiet(row, quiet_end):
+                row.due_at = quiet_end  # held back until the quiet hours end
+                continue
+            record = records.get(row.delivery_key)
+            if record is not None and record.sent_at is not None:
+                row.status = st.SENT  # already delivered under the same key: never twice
+                continue
+            if record is None:
+                s.add(Delivery(key=row.delivery_key, reminder_id=row.id, user_id=row.user_id,
+                               chat_id=row.chat_id, claimed_at=now, outcome="in-flight",
+                               attempts=1))
+            else:
+                record.claimed_at, record.attempts = now, record.attempts + 1
+                record.outcome, record.reminder_id = "in-flight", row.id
+            row.status = st.SENDING
+            row.attempts += 1
+            claimed.append(row)
+        s.flush()
+
+    def _may_break_quiet(self, row: Reminder, quiet_end: dt.datetime) -> bool:
+        if row.kind == st.KIND_REMINDER:
+            return row.explicit
+        if row.kind in (st.KIND_MOVED, st.KIND_CANCELLED):
+            soonest = min(x for x in (row.occurrence_start, row.previous_start) if x is not None)
+            return soonest < quiet_end + _URGENT_NOTICE
+        return False
+
+    def next_wakeup(self, now: dt.datetime | None = None) -> dt.datetime | None:
+        """Return when something may next be due (a queued row or this week's digest)."""
+        now = self._now(now)
+        with self.store.session() as s:
+            first = s.scalar(select(func.min(Reminder.due_at)).where(Reminder.status == st.PENDING))
+            digest_users = s.scalar(select(func.count()).select_from(DigestPreference)
+                                    .where(DigestPreference.opted_in.is_(True)))
+        candidates = [first] if first is not None else []
+        if digest_users:
+            candidates.append(self.digest.next_moment(now))
+        return min(candidates) if candidates else None
+
+    def _plan_digests(self, now: dt.datetime) -> None:
+        moment = self.digest.moment(now)
+        if now < moment:
+            return
+        week = self.digest.week_key(now)
+        with self.store.session() as s:
+            prefs = s.scalars(select(DigestPreference).where(DigestPreference.opted_in.is_(True)))
+            wanted = {f"digest:{p.user_id}:{week}": p for p in prefs.all()}
+            if not wanted:
+                return
+            have = set(s.scalars(select(Reminder.delivery_key).where(
+                Reminder.delivery_key.in_(list(wanted)))).all())
+            for key, pref in wanted.items():
+                if key in have:
+                    continue
+                s.add(Reminder(
+                    user_id=pref.user_id, chat_id=pref.chat_id, lang=pref.lang,
+                    kind=st.KIND_DIGEST, due_at=moment, not_after=self.digest.week_end(now),
+                    explicit=False, status=st.PENDING, delivery_key=key, attempts=0,
+                ))
+
+    def _render(self, row: Reminder) -> OutgoingMessage:
+        lang = row.lang
+        ics: bytes | None = None
+        filename: str | None = None
+        buttons: list[tuple[Button, ...]] = []
+        target = (self._target(row.target_kind, row.target_id)
+                  if row.target_kind and row.target_id else None)
+        title = text_in(target.title, lang) if target is not None else (row.target_id or "")
+        where = ""
+        if target is not None and target.venue is not None:
+            where = t("reminders.where", lang, venue=target.venue.name)
+        start = row.occurrence_start
+        if row.kind == st.KIND_DIGEST:
+            text, buttons = self._digest_text(row)
+        elif row.kind == st.KIND_CANCELLED:
+            text = t("reminders.cancelled", lang, title=title,
+                     when=self.format_when(row.previous_start or row.due_at, lang))
+        else:
+            assert start is not None
+            when = self.format_when(start, lang)
+            if row.kind == st.KIND_MOVED:
+                text = t("reminders.moved", lang, title=title, when=when, where=where,
+                         was=self.format_when(row.previous_start or start, lang))
+            else:
+                text = t("reminders.reminder", lang, title=title, when=when, where=where,
+                         lead=self._lead(row.offset or "", lang))
+            if target is not None:
+                ics = self._calendar(target, start, lang)
+                filename = f"{row.target_id}.ics"
+                text += "\n" + t("reminders.calendar_hint", lang)
+            if row.subscription_id is not None:
+                buttons.append((Button(t("reminders.button_stop", lang),
+                                       callback_data=f"rem:cancel:{row.subscription_id}"),))
+        return OutgoingMessage(
+            key=row.delivery_key, kind=row.kind, user_id=row.user_id, chat_id=row.chat_id,
+            lang=lang, text=text, buttons=tuple(buttons), ics=ics, ics_filename=filename,
+            due_at=row.due_at, reminder_id=row.id,
+        )
+
+    def _calendar(self, target: Event | Programme, start: dt.datetime, lang: str) -> bytes:
+        # Many reminders share one occurrence (everyone at the 18:00 talk): build its .ics once.
+        key = (id(target), target.id, start, lang)
+        cached = self._ics_cache.get(key)
+        if cached is None:
+            cached = self._ics(self._as_event(target, start), start, self.zone, lang)
+            if len(self._ics_cache) >= 256:
+                self._ics_cache.pop(next(iter(self._ics_cache)))
+            self._ics_cache[key] = cached
+        return cached
+
+    def _lead(self, offset: str, lang: str) -> str:
+        if not offset:
+            return ""
+        return t(f"reminders.offsets.{offset}", lang) if offset in OFFSET_CHOICES else offset
+
+    def _digest_text(self, row: Reminder) -> tuple[str, list[tuple[Button, ...]]]:
+        lang = row.lang
+        settings = self.digest_settings(row.user_id)
+        items = events_for_digest(self._knowledge().events, interests=settings.interests,
+                                  start=row.due_at, end=row.not_after, zone=self.zone)
+        buttons: list[tuple[Button, ...]] = []
+        if not items:
+            text = t("reminders.digest_empty", lang)
+        else:
+            lines = []
+            for item in items:
+                name = text_in(item.event.title, lang)
+                lines.append(t("reminders.digest_line", lang,
+                               when=self.format_when(item.start, lang), title=name))
+                if len(buttons) < 6 and len(f"rem:ev:{item.event.id}") <= 64:
+                    data = f"rem:ev:{item.event.id}"
+                    buttons.append((Button(f"🔔 {name}"[:60], callback_data=data),))
+            text = t("reminders.digest_header", lang) + "\n\n" + "\n".join(lines)
+        label = t("reminders.button_interests", lang)
+        buttons.append((Button(label, callback_data="rem:dig:menu"),))
+        return text, buttons
+
+    # -- outcomes (the `DeliveryLedger` the `Deliverer` writes to) ------------------------------
+
+    def mark_delivered(self, key: str, *, message_id: int | None = None,
+                       now: dt.datetime | None = None) -> None:
+        """Record in one transaction that the message with `key` reached the user."""
+        now = self._now(now)
+        with self.store.session() as s:
+            s.execute(update(Delivery).where(Delivery.key == key)
+                      .values(sent_at=now, message_id=message_id, outcome="sent"))
+            s.execute(update(Reminder).where(Reminder.delivery_key == key,
+                                             Reminder.status == st.SENDING).values(status=st.SENT))
+
+    def mark_failed(self, key: str, *, reason: str) -> None:
+        """Record a permanent failure for `key`; it is not retried."""
+        with self.store.session() as s:
+            s.execute(update(Delivery).where(Delivery.key == key).values(outcome="failed"))
+            s.execute(update(Reminder).where(Reminder.delivery_key == key,
+                                             Reminder.status == st.SENDING)
+                      .values(status=st.FAILED))
+        log.warning("message %s failed for good: %s", key, reason)
+
+    def mark_blocked(self, key: str) -> int:
+        """The user blocked the bot: unsubscribe them from everything; return rows withdrawn."""
+        with self.store.session() as s:
+            record = s.scalars(select(Delivery).where(Delivery.key == key)).first()
+            if record is None:
+                return 0
+            user_id = record.user_id
+            record.outcome = "blocked"
+            s.execute(update(Reminder).where(Reminder.delivery_key == key)
+                      .values(status=st.WITHDRAWN))
+            withdrawn = self._withdraw(s, Reminder.user_id == user_id)
+            s.execute(update(Subscription).where(Subscription.user_id == user_id,
+                                                 Subscription.status == st.ACTIVE)
+                      .values(status=st.BLOCKED))
+            s.execute(update(DigestPreference).where(DigestPreference.user_id == user_id)
+                      .values(opted_in=False))
+        return withdrawn
+
+    def release(self, key: str, *, retry_at: dt.datetime, max_attempts: int = 6) -> None:
+        """Queue a claimed message again at `retry_at` (given up after `max_attempts` claims)."""
+        with self.store.session() as s:
+            for row in s.scalars(select(Reminder).where(Reminder.delivery_key == key,
+                                                        Reminder.status == st.SENDING)).all():
+                if row.attempts >= max_attempts:
+                    row.status = st.FAILED
+                    log.error("message %s given up after %d attempts", key, row.attempts)
+                else:
+                    row.status, row.due_at = st.PENDING, retry_at
+        self._changed()
