@@ -360,6 +360,7 @@ def evaluate(
                 "abstained": answer.abstained,
                 "relevance": round(traced.relevance, 4),
                 "route": traced.route,
+                "forced": traced.forced,
                 "top": [path for path, _ in _ranking(answer, hits)[:3]],
                 "latency_ms": answer.latency_ms,
             }
@@ -427,8 +428,9 @@ def _summarise(rows: Sequence[dict[str, Any]], *, scope_only: bool = False) -> d
 def calibrate(rows: Sequence[dict[str, Any]], max_wrong_abstain: float = 0.05) -> float | None:
     """Return the relevance threshold that wrongly abstains on at most `max_wrong_abstain` of the
     answerable questions, halfway between the scores around it."""
-    # Event listings ("what's on this weekend") never abstain: the threshold does not apply.
-    scored = [row for row in rows if row.get("route") != "listing"]
+    # Event listings ("what's on this weekend") and questions naming records the folder has
+    # ("computer course for seniors") never abstain: the threshold does not apply to them.
+    scored = [row for row in rows if row.get("route") != "listing" and not row.get("forced")]
     in_scores = sorted(row["relevance"] for row in scored if not row["out_of_scope"])
     out_scores = sorted(row["relevance"] for row in scored if row["out_of_scope"])
     if not in_scores:

@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 # Calibrated on benchmarks/questions/sample_eval.jsonl with benchmarks/sample_eval.py (its
 # "suggested_threshold"): the relevance below which at most 5% of the answerable questions are
 # refused, halfway to the next score. Settings.abstain_threshold (ABSTAIN_THRESHOLD) overrides it.
-DEFAULT_ABSTAIN_THRESHOLD = 0.2345
+DEFAULT_ABSTAIN_THRESHOLD = 0.2379
 SEARCH_K = 50
 MAX_QUESTION_CHARS = 500
 RELEVANCE_HITS = 10
@@ -84,6 +84,9 @@ RELAX_RATIO = 0.8
 FOCUS_RATIO = 0.75
 _RECORD_KINDS = ("programme", "event")
 SUMMARY_CHARS = 220
+DOCUMENT_BEST = 0.5
+DOCUMENT_PASSAGES = 3
+TOPIC_LEAD = 0.03
 
 
 class Searcher(Protocol):
@@ -156,6 +159,7 @@ class Traced:
     hits: list[Hit]
     relevance: float
     route: Route  # which path answered: the threshold only decides "abstain" vs the others
+    forced: bool = False  # answered whatever the relevance (an event listing, named records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,21 +268,35 @@ class Assistant:
             has_window = not parsed.wants_programmes
         # The folder's own words for a need named in the resident's words reach documents in
         # either language; the question alone still decides relevance (coverage, topics).
-        search_text = f"{text} {parsed.expansion}" if parsed.expansion else text
-        hits = self._searcher.search(search_text, k=SEARCH_K) if text.strip() else []
+        hits = self._searcher.search(text, k=SEARCH_K) if text.strip() else []
         # One question vector for the topic check and the sentence choice (the searcher embeds
         # on its own, behind its interface).
         vector = np.asarray(self._embeddings.embed_query(text), dtype=np.float32) if hits else None
-        relevance = self.relevance(text, hits, vector=vector)
+        relevance = self.relevance(text, hits, vector=vector, understood=parsed.understood_words)
+        if parsed.expansion and hits:
+            expanded = self._searcher.search(f"{text} {parsed.expansion}", k=SEARCH_K)
+            relevance = max(
+                relevance,
+                self.relevance(text, expanded, vector=vector, understood=parsed.understood_words),
+            )
+            hits = expanded
 
         route: Route
-        if has_window and (parsed.wants_events or parsed.only_when):
+        listing = has_window and (parsed.wants_events or parsed.only_when)
+        # Below the threshold, a topic and audience some record has still make an answer.
+        named = (
+            not listing
+            and relevance < self._threshold
+            and self._records_for(wanted, parsed.implied_audiences)
+        )
+        forced = listing or named
+        if listing:
             # "What's on this weekend?": the dates are the question, whatever the words score.
             route = "listing"
             answer = self._event_listing(
                 text, language, wanted, moment, hits, by_time=parsed.only_when
             )
-        elif relevance < self._threshold:
+        elif relevance < self._threshold and not named:
             route = "abstain"
             answer = self._abstain(text, language, hits, wanted)
         elif self._wants_cards(hits, parsed.wants_programmes or parsed.wants_events, wanted):
@@ -287,23 +305,44 @@ class Assistant:
             )
             route = "cards" if carded is not None else "guide"
             answer = carded or self._guide_answer(
-                text, language, hits, wanted, moment, vector=vector
+                text,
+                language,
+                hits,
+                wanted,
+                moment,
+                vector=vector,
+                contact=parsed.wants_contact,
+                when=parsed.wants_time,
+                expansion=parsed.expansion,
             )
         else:
             route = "guide"
-            answer = self._guide_answer(text, language, hits, wanted, moment, vector=vector)
+            answer = self._guide_answer(
+                text,
+                language,
+                hits,
+                wanted,
+                moment,
+                vector=vector,
+                contact=parsed.wants_contact,
+                when=parsed.wants_time,
+                expansion=parsed.expansion,
+            )
         answer = replace(
             answer, question=question, latency_ms=(time.perf_counter() - started) * 1000
         )
-        return Traced(answer=answer, hits=hits, relevance=relevance, route=route)
+        return Traced(answer=answer, hits=hits, relevance=relevance, route=route, forced=forced)
 
-    def coverage(self, question: str) -> float:
+    def coverage(self, question: str, *, understood: Iterable[str] = ()) -> float:
         """Return the share of the question's content words that occur in the knowledge base.
 
         A question about something the city's files never mention ("weather", "passport renewal")
-        has words the index does not know. Family words, question verbs and numbers are not
-        counted; a long word one typo away from a known one ("programazione") counts as known.
+        has words the index does not know. Family words, question verbs, ages and years are not
+        counted (a form's number, "730", is); a long word one typo away from a known one
+        ("programazione") counts as known, and so do the `understood` words (a need recognised
+        in the resident's words: "quit").
         """
+        known_anyway = set(understood)
         lexical = getattr(self._searcher, "lexical", None)
         if lexical is None:
             return 1.0
@@ -312,12 +351,16 @@ class Assistant:
             for word in dict.fromkeys(tokenize_words(question))
             if word not in _GENERIC_WORDS
             and len(word) > 2
-            and not word.isdigit()
-            and tokenize(word)
+            and (not word.isdigit() or _is_code(word))
+            and (tokenize(word) or _is_code(word))
         ]
         if not content:
             return 1.0
-        known = sum(1 for word in content if lexical.query_terms(word) or self._near_known(word))
+        known = sum(
+            1
+            for word in content
+            if word in known_anyway or lexical.query_terms(word) or self._near_known(word)
+        )
         return known / len(content)
 
     def _near_known(self, word: str) -> bool:
@@ -340,7 +383,12 @@ class Assistant:
         return False
 
     def relevance(
-        self, question: str, hits: Sequence[Hit], *, vector: np.ndarray | None = None
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        *,
+        vector: np.ndarray | None = None,
+        understood: Iterable[str] = (),
     ) -> float:
         """Return how well the knowledge base covers the question, in [0, 1] (abstain below).
 
@@ -356,7 +404,7 @@ class Assistant:
         lexical = max(hit.lexical for hit in top)
         topic = self.topic_similarity(question, vector=vector)
         score = RELEVANCE_DENSE * dense + RELEVANCE_LEXICAL * lexical + RELEVANCE_TOPIC * topic
-        return score * self.coverage(question)
+        return score * self.coverage(question, understood=understood)
 
     def topic_similarity(self, question: str, *, vector: np.ndarray | None = None) -> float:
         """Return the cosine of the question with the closest title or heading in the folder.
@@ -398,6 +446,23 @@ class Assistant:
             )
             self._topics = (chunks, matrix)
             return matrix
+
+    def _records_for(self, wanted: Filters, implied: Sequence[str]) -> bool:
+        """Return True when the question names a topic and an audience some record has both of.
+
+        "My grandma wants to learn WhatsApp" shares few words with the course text, but asks
+        for digital skills for seniors: the folder covers it, whatever the words score.
+        """
+        audiences = set(wanted.audiences) - set(implied)
+        if not wanted.topics or not audiences:
+            return False
+        kb = self._knowledge.current
+        records: list[Programme | Event] = [*kb.programmes.values(), *kb.events.values()]
+        return any(
+            set(wanted.topics) & {str(x) for x in record.topics}
+            and audiences & {str(a) for a in record.audiences}
+            for record in records
+        )
 
     def _wants_cards(self, hits: Sequence[Hit], asks_for_records: bool, wanted: Filters) -> bool:
         """Return True for a programme or event question (cards), False for a guide question."""
@@ -450,14 +515,25 @@ class Assistant:
         now: dt.datetime,
         *,
         vector: np.ndarray | None = None,
+        contact: bool = False,
+        when: bool = False,
+        expansion: str = "",
     ) -> Answer:
         top = hits[0].score
-        texts = [hit for hit in hits if hit.chunk.metadata.get("kind") not in _RECORD_KINDS]
+        texts = _by_document(
+            [hit for hit in hits if hit.chunk.metadata.get("kind") not in _RECORD_KINDS],
+            wanted.topics,
+        )
         passages = [hit for hit in texts if hit.score >= top * CARD_RELATIVE_FLOOR][:5]
         if not passages:
             passages = list(hits[:1])
         extract = self._composer.extract(
-            question, [hit.chunk for hit in passages[:3]], question_vector=vector
+            question,
+            [hit.chunk for hit in passages[:3]],
+            question_vector=vector,
+            prefer_contacts=contact,
+            prefer_times=when,
+            expansion=expansion,
         )
         by_id = {hit.chunk.id: hit for hit in passages}
         ordered: list[Hit] = []
@@ -600,7 +676,7 @@ class Assistant:
                 if isinstance(record_id, str):
                     semantic.setdefault(record_id, hit.score)
         chosen = self._events_in(
-            replace(wanted, starts_after=start, starts_before=end), now, semantic
+            replace(wanted, starts_after=start, starts_before=end), now, semantic, by_time=by_time
         )
         intro = t("answers.cards_intro", lang)
         if not chosen:
@@ -621,7 +697,7 @@ class Assistant:
                     languages=(),
                 ),
             ):
-                chosen = self._events_in(relaxed, now, semantic)
+                chosen = self._events_in(relaxed, now, semantic, by_time=by_time)
                 if chosen:
                     break
             intro = t("answers.events_none", lang) + " " + t("answers.events_next", lang)
@@ -655,9 +731,14 @@ class Assistant:
         )
 
     def _events_in(
-        self, window: Filters, now: dt.datetime, semantic: Mapping[str, float]
+        self,
+        window: Filters,
+        now: dt.datetime,
+        semantic: Mapping[str, float],
+        *,
+        by_time: bool,
     ) -> list[tuple[float, dt.datetime, Event]]:
-        """Return up to MAX_CARDS (score, start, event) in the window, soonest first."""
+        """Return up to MAX_CARDS (score, start, event) in the window, best or soonest first."""
         kb = self._knowledge.current
         start = window.starts_after or now
         found: list[tuple[float, dt.datetime, Event]] = []
@@ -668,18 +749,24 @@ class Assistant:
             if when is None:
                 continue
             score = semantic.get(event.id, 0.0)
-            if window.audiences and set(window.audiences) & {str(a) for a in event.audiences}:
+            audiences = {str(a) for a in event.audiences}
+            if window.audiences and set(window.audiences) & audiences:
                 score += 1.0
+            elif window.audiences and "everyone" in audiences:
+                score += 0.5  # open to all: after the events made for them
             if window.topics and set(window.topics) & {str(x) for x in event.topics}:
                 score += 1.0
             found.append((score, when, event))
         if found and (window.audiences or window.topics):
-            # Events for the asked audience or topic, when there are any, and only those.
+            # Events for the asked audience or topic, else those open to everyone; never
+            # children's coding for "events for seniors".
             best = max(score for score, _, _ in found)
-            if best >= 1.0:
-                found = [item for item in found if item[0] >= 1.0]
+            floor = 1.0 if best >= 1.0 else 0.5
+            found = [item for item in found if item[0] >= floor]
         found.sort(key=lambda item: (-item[0], item[1], item[2].id))
-        return sorted(found[:MAX_CARDS], key=lambda item: (item[1], item[2].id))
+        if by_time:
+            return sorted(found[:MAX_CARDS], key=lambda item: (item[1], item[2].id))
+        return found[:MAX_CARDS]  # the asked-for event first ("talk on dyslexia in March")
 
     # --- ranking records -------------------------------------------------------------------------
     def _rank(self, hits: Sequence[Hit], wanted: Filters, now: dt.datetime) -> list[_Candidate]:
@@ -962,6 +1049,37 @@ def _vocabulary(lexical: object) -> Mapping[str, float] | None:
     if vocabulary is None:
         vocabulary = getattr(lexical, "_idf", None)  # until BM25Index exposes it publicly
     return vocabulary if isinstance(vocabulary, Mapping) else None
+
+
+def _is_code(word: str) -> bool:
+    """Return True for a number that names something ("730", "104"), not an age or a year."""
+    return word.isdigit() and len(word) >= 3 and not re.fullmatch(r"(?:19|20)\d\d", word)
+
+
+def _by_document(hits: Sequence[Hit], topics: Sequence[str] = ()) -> list[Hit]:
+    """Order passages by their document's support, then by their own score.
+
+    A guide whose several sections match is about the question; a guide with one matching
+    paragraph that points elsewhere ("read the guide on early school leaving") is not. A
+    document scores the mean of its best passage and its best three passages' mean, plus a
+    small lead when its topics include one the question names ("learn Italian").
+    """
+    by_path: dict[str, list[float]] = {}
+    on_topic: set[str] = set()
+    for hit in hits:
+        path = str(hit.chunk.metadata.get("path", ""))
+        by_path.setdefault(path, []).append(hit.score)
+        if set(topics) & set(str(hit.chunk.metadata.get("topics", "")).split("|")):
+            on_topic.add(path)
+    support = {
+        path: DOCUMENT_BEST * scores[0]
+        + (1 - DOCUMENT_BEST) * sum(scores[:DOCUMENT_PASSAGES]) / len(scores[:DOCUMENT_PASSAGES])
+        + (TOPIC_LEAD if path in on_topic else 0.0)
+        for path, scores in by_path.items()
+    }
+    return sorted(
+        hits, key=lambda hit: (-support[str(hit.chunk.metadata.get("path", ""))], -hit.score)
+    )
 
 
 def _distinct_by_path(hits: Iterable[Hit]) -> list[Hit]:

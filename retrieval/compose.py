@@ -28,13 +28,34 @@ MIN_SENTENCE_CHARS = 25
 KEEP_RATIO = 0.8
 CACHE_CHUNKS = 4096
 FRAGMENT_PENALTY = 0.8
+# A question in the text ("Are you between 16 and 29?") introduces an answer; it is not one.
+QUESTION_PENALTY = 0.8
 HEADING_MAX_CHARS = 60
 
+# "Who can help?": a sentence that names whom to turn to, or how to reach them, answers it.
+CONTACT_BONUS = 0.1
+CONTACT_KEEP_RATIO = 0.6
+TIME_BONUS = 0.1
+_CONTACT = re.compile(
+    r"\b(?:rivolg\w*|chiam\w*|contatt\w*|colloqui\w*|sportell\w*|uffici\w*"
+    r"|numero verde|e-?mail|call\w*|contact\w*|phone\w*|helpline|desk|office|talk to|speak to"
+    r"|ask (?:the|a|your))\b|\b\d{2,4}[ .]?\d{3}[ .]?\d{3,4}\b|@\w",
+    re.IGNORECASE,
+)
+# "When?": a sentence with a month, a weekday, a date or an hour answers it.
+_TIME = re.compile(
+    r"\b(?:gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre"
+    r"|novembre|dicembre|january|february|march|april|may|june|july|august|september|october"
+    r"|november|december|luned\w*|marted\w*|mercoled\w*|gioved\w*|venerd\w*|sabato|domenica"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|entro|deadline|scadenza)\b"
+    r"|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}/\d{1,2}\b",
+    re.IGNORECASE,
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'«(\[]?[A-ZÀ-Ý0-9])")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _PAGE_MARK = re.compile(r"^(?:p\.|pag\.|page)\s*\d+$", re.IGNORECASE)
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|`)")
+_EMPHASIS = re.compile(r"(\*\*|__|`|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +143,13 @@ def split_sentences(chunk: Chunk) -> list[str]:
     while lines and (not lines[0].strip() or lines[0].strip() in headers):
         lines.pop(0)
     sentences: list[str] = []
-    for block in _blocks("\n".join(lines)):
-        block = plain(block)
+    for raw_block in _blocks("\n".join(lines)):
+        block = plain(raw_block)
         if not block or block in headers:
             continue
-        for part in _SENTENCE_END.split(block):
-            part = part.strip()
+        # Split before removing emphasis: "*Ho 17 anni.* Puoi..." is one question and answer.
+        for raw_part in _SENTENCE_END.split(" ".join(raw_block.split())):
+            part = plain(raw_part).strip()
             if len(part) >= MIN_SENTENCE_CHARS or (part and not sentences):
                 sentences.append(part)
             elif sentences and part:
@@ -191,15 +213,25 @@ class Composer:
         chunks: Sequence[Chunk],
         *,
         question_vector: Sequence[float] | np.ndarray | None = None,
+        prefer_contacts: bool = False,
+        prefer_times: bool = False,
+        expansion: str = "",
     ) -> Extract | None:
-        """Return the best sentences of `chunks` (best chunk first) for `question`, or None."""
+        """Return the best sentences of `chunks` (best chunk first) for `question`, or None.
+
+        `prefer_contacts`: the question asks whom to turn to, so sentences naming a service to
+        contact, or a phone number or e-mail, rank higher; `prefer_times`: the question asks
+        when, so sentences with a date, month, weekday or hour rank higher. `expansion`: the
+        folder's words for the question's need (`retrieval.query.CONCEPTS`), counted as the
+        question's words.
+        """
         if not chunks:
             return None
         vector = np.asarray(
             question_vector if question_vector is not None else self._embed([question])[0],
             dtype=np.float32,
         )
-        terms = set(tokenize(question))
+        terms = set(tokenize(f"{question} {expansion}" if expansion else question))
         scored: list[tuple[float, Sentence]] = []
         for rank, (chunk, (sentences, vectors)) in enumerate(
             zip(chunks, self._sentences(chunks), strict=True)
@@ -214,9 +246,15 @@ class Composer:
                 score = (
                     SIMILARITY_WEIGHT * float(similarity[position]) + OVERLAP_WEIGHT * overlap
                 ) * (1.0 - 0.05 * rank)
+                if prefer_contacts and _CONTACT.search(sentence):
+                    score += CONTACT_BONUS
+                if prefer_times and _TIME.search(sentence):
+                    score += TIME_BONUS
                 if sentence[0].islower():
                     # A fragment (text extracted from a PDF cut mid-sentence) reads badly alone.
                     score *= FRAGMENT_PENALTY
+                if sentence.rstrip().endswith("?"):
+                    score *= QUESTION_PENALTY
                 scored.append((score, Sentence(chunk.id, position, sentence)))
         if not scored:
             return None
@@ -224,11 +262,40 @@ class Composer:
         best_score, best = scored[0]
         chosen = [best]
         for score, candidate in scored[1:]:
-            if len(chosen) >= self._max_sentences or score < KEEP_RATIO * best_score:
+            if len(chosen) >= self._max_sentences:
                 break
             # Keep the answer in one place: only sentences of chunks already used, or adjacent.
-            if candidate.chunk_id == best.chunk_id or score >= 0.95 * best_score:
+            same_place = candidate.chunk_id == best.chunk_id
+            if score >= KEEP_RATIO * best_score and (same_place or score >= 0.95 * best_score):
+                chosen.append(candidate)
+            elif (
+                prefer_contacts
+                and same_place
+                and score >= CONTACT_KEEP_RATIO * best_score
+                and _CONTACT.search(candidate.text)
+            ):
+                # The other people to turn to listed beside the best one.
                 chosen.append(candidate)
         order = {chunk.id: index for index, chunk in enumerate(chunks)}
         chosen.sort(key=lambda item: (order[item.chunk_id], item.position))
+        chosen = self._complete(chosen, chunks)
         return Extract(sentences=tuple(chosen), score=best_score)
+
+    def _complete(self, chosen: list[Sentence], chunks: Sequence[Chunk]) -> list[Sentence]:
+        """Add the sentence after a chosen one ending in ":" or "?" (its list, its answer)."""
+        by_id = {chunk.id: chunk for chunk in chunks}
+        complete: list[Sentence] = []
+        for sentence in chosen:
+            if sentence not in complete:
+                complete.append(sentence)
+            if not sentence.text.rstrip().endswith((":", "?")):
+                continue
+            with self._lock:
+                cached = self._cache.get(sentence.chunk_id)
+            texts = cached[0] if cached else split_sentences(by_id[sentence.chunk_id])
+            following = sentence.position + 1
+            if following < len(texts):
+                after = Sentence(sentence.chunk_id, following, texts[following])
+                if after not in complete and after not in chosen:
+                    complete.append(after)
+        return complete

@@ -462,6 +462,7 @@ EVENT_WORDS = (
     "what's happening",
     "whats happening",
     "what is happening",
+    "happening",
     "going on",
     "what to do",
     "cosa fare",
@@ -494,7 +495,7 @@ PROGRAMME_WORDS = (
     "gruppi",
     "iscriv* al corso",
     "sign up",
-    "imparare",
+    "impar*",
     "learn",
     "learning to",
     "studiare",
@@ -572,6 +573,10 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], str]] = {
         ),
         "bisogni educativi speciali DSA special educational needs",
     ),
+    "bullying": (
+        ("bull*", "cyberbull*", "bullismo", "bullizzat*", "prese in giro", "picked on"),
+        "bullismo bullying",
+    ),
     "evening-diploma": (
         (
             "night school",
@@ -600,11 +605,66 @@ CONCEPTS: dict[str, tuple[tuple[str, ...], str]] = {
             "riconoscere le competenze",
             "certificare le competenze",
             "certificazione delle competenze",
+            "skills recogni*",
+            "recogni* my skills",
+            "recogni* my experience",
+            "riconosc* le mie competenze",
+            "competenze riconosciut*",
             "validazione",
         ),
         "validazione delle competenze validation of skills",
     ),
 }
+
+# The resident asks whom to turn to: the answer should name a service or a number.
+CONTACT_WORDS = (
+    "who can help",
+    "who can i",
+    "who could help",
+    "who should i",
+    "who do i",
+    "who to call",
+    "who to contact",
+    "who to ask",
+    "whom",
+    "contact*",
+    "phone number",
+    "call",
+    "a chi",
+    "chi mi puo",
+    "chi puo",
+    "chi posso",
+    "chi devo",
+    "chi chiamare",
+    "chi contattare",
+    "rivolg*",
+    "telefon*",
+    "numero",
+    "contatt*",
+)
+
+# The resident asks when (a date, a deadline, opening hours): the answer should say it.
+WHEN_WORDS = (
+    "quando",
+    "entro quando",
+    "fino a quando",
+    "a che ora",
+    "che ora",
+    "che giorno",
+    "che giorni",
+    "orari",
+    "orario",
+    "scadenz*",
+    "when",
+    "what time",
+    "what day",
+    "which day*",
+    "deadline*",
+    "opening hours",
+    "open on",
+    "aperto",
+    "aperta",
+)
 
 # Words that say nothing about what is wanted beyond "when": a question made only of these, a
 # time window and filters ("cosa c'è questo weekend per i bambini?") asks for the events then.
@@ -704,6 +764,9 @@ class ParsedQuestion:
     implied_audiences: tuple[str, ...] = ()  # in filters.audiences, but only guessed
     only_when: bool = False  # nothing asked but a time window (and filters): list the events
     expansion: str = ""  # the folder's words for the needs the question names (CONCEPTS)
+    wants_contact: bool = False  # "who can help?": whom to turn to
+    wants_time: bool = False  # "when?", "deadline?", "orari?": a date or an hour
+    understood_words: tuple[str, ...] = ()  # folded words of the needs CONCEPTS recognised
 
 
 class QueryParser:
@@ -725,6 +788,8 @@ class QueryParser:
         self._events = _compile(EVENT_WORDS)
         self._concepts = {key: _compile(words) for key, (words, _) in CONCEPTS.items()}
         self._months = _compile(_MONTHS)
+        self._contact = _compile(CONTACT_WORDS)
+        self._when = _compile(WHEN_WORDS)
         self._programmes = _compile(PROGRAMME_WORDS)
         self._instruction = {
             code: re.compile(
@@ -806,6 +871,14 @@ class QueryParser:
         expansion = " ".join(
             words for key, (_, words) in CONCEPTS.items() if self._concepts[key].search(text)
         )
+        understood = tuple(
+            dict.fromkeys(
+                word
+                for pattern in self._concepts.values()
+                for match in pattern.finditer(text)
+                for word in re.findall(r"\w+", match.group())
+            )
+        )
         return ParsedQuestion(
             text=question,
             lang=language,
@@ -815,6 +888,9 @@ class QueryParser:
             implied_audiences=implied,
             only_when=only_when,
             expansion=expansion,
+            wants_contact=bool(self._contact.search(text)),
+            wants_time=bool(self._when.search(text)),
+            understood_words=understood,
         )
 
     def _rest(self, text: str) -> list[str]:

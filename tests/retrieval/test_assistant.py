@@ -234,3 +234,155 @@ def test_edited_and_deleted_files_follow_within_seconds(
     assert "ita-l2-librino-sera" not in [card.id for card in answer.cards]
     assert all(source.path != "programmes/languages.yaml" for source in answer.sources)
     built.close()
+
+
+SATURDAY_MORNING = dt.datetime(2026, 11, 21, 7, 10, tzinfo=ROME)
+NEXT_MONDAY = dt.datetime(2026, 11, 23, tzinfo=ROME)
+CODERDOJO_TODAY = dt.datetime(2026, 11, 21, 15, 30, tzinfo=ROME)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is on this weekend?",
+        "questo fine settimana",
+        "cosa c'è questo weekend",
+        "cosa ce questo weekend?",
+        "anything on this weekend",
+    ],
+)
+def test_this_weekend_lists_the_weekend_events_asked_on_saturday(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=SATURDAY_MORNING)
+    assert not answer.abstained, answer.text
+    assert answer.cards and all(card.kind == "event" for card in answer.cards)
+    assert ("ev-coderdojo-session", CODERDOJO_TODAY) in [
+        (card.id, card.next_start) for card in answer.cards
+    ]
+    for card in answer.cards:
+        assert card.next_start is not None
+        assert SATURDAY_MORNING <= card.next_start < NEXT_MONDAY
+    assert "CoderDojo" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("domani", dt.datetime(2026, 11, 22, tzinfo=ROME), NEXT_MONDAY),
+        ("next week", NEXT_MONDAY, dt.datetime(2026, 11, 30, tzinfo=ROME)),
+        (
+            "a dicembre",
+            dt.datetime(2026, 12, 1, tzinfo=ROME),
+            dt.datetime(2027, 1, 1, tzinfo=ROME),
+        ),
+    ],
+)
+def test_a_time_window_alone_lists_the_events_then(
+    assistant: Assistant, question: str, start: dt.datetime, end: dt.datetime
+) -> None:
+    answer = assistant.ask(question, now=SATURDAY_MORNING)
+    assert not answer.abstained, answer.text
+    assert answer.cards
+    starts = [card.next_start for card in answer.cards]
+    assert all(s is not None and start <= s < end for s in starts), starts
+    assert starts == sorted(starts)  # type: ignore[type-var]
+
+
+def test_no_event_in_the_window_says_so_and_shows_the_next_ones(assistant: Assistant) -> None:
+    # Nothing on this Saturday evening in the sample: say it plainly, then what comes next.
+    answer = assistant.ask("stasera", now=SATURDAY_MORNING)
+    assert not answer.abstained
+    assert answer.text.startswith("Non ci sono eventi in programma nel periodo richiesto.")
+    assert answer.cards
+    tonight_ends = dt.datetime(2026, 11, 22, tzinfo=ROME)
+    assert all(c.next_start is not None and c.next_start >= tonight_ends for c in answer.cards)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "cosa c e questo fine settimana per bambini?",
+        "cosa c'è questo fine settimana per i bambini?",
+        "events for kids this weekend",
+    ],
+)
+def test_childrens_events_this_weekend_not_a_guide_sentence(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=SATURDAY_MORNING)
+    assert not answer.abstained
+    assert [card.id for card in answer.cards] == ["ev-coderdojo-session"]
+    assert answer.cards[0].next_start == CODERDOJO_TODAY
+    assert "doposcuola" not in answer.text.lower()
+
+
+def test_events_for_an_audience_never_show_events_made_for_another(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("events for seniors this weekend", now=SATURDAY_MORNING)
+    assert not answer.abstained and answer.cards
+    assert "ev-coderdojo-session" not in [card.id for card in answer.cards]  # kids 7-14
+
+
+def test_son_stopped_going_to_school_gets_who_to_turn_to_from_the_italian_guide(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("my son stopped going to school, who can help?", now=NOW)
+    assert not answer.abstained
+    assert answer.lang == "en"
+    assert answer.sources[0].path == "guides/dispersione-scolastica.md"
+    assert answer.sources[0].snippet == answer.text
+    # The sentences that say whom to turn to, in the document's language.
+    assert "Progetto Ponte" in answer.text or "coordinatore di classe" in answer.text
+    assert "Foreign children" not in answer.text
+
+
+def test_son_stopped_going_to_school_in_italian_reaches_the_same_guide(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("mio figlio non vuole piu andare a scuola, chi mi può aiutare?", now=NOW)
+    assert not answer.abstained
+    assert answer.sources[0].path == "guides/dispersione-scolastica.md"
+
+
+def test_a_need_in_other_words_is_not_refused(assistant: Assistant) -> None:
+    # "quit school" is nowhere in the folder; "dispersione scolastica" is.
+    answer = assistant.ask("my daughter is 15 and wants to quit school", now=NOW)
+    assert not answer.abstained
+    assert answer.sources[0].path == "guides/dispersione-scolastica.md"
+
+
+def test_a_topic_and_audience_the_folder_has_get_the_course(assistant: Assistant) -> None:
+    answer = assistant.ask("my grandma wants to learn to use whatsapp", now=NOW)
+    assert not answer.abstained
+    assert [card.id for card in answer.cards][:1] == ["smartphone-over60-picanello"]
+
+
+def test_a_sentence_announcing_a_list_comes_with_it(assistant: Assistant) -> None:
+    answer = assistant.ask("a chi mi rivolgo per l'ufficio scuola del comune?", now=NOW)
+    assert not answer.abstained
+    assert "095 000 3000" in answer.text  # not just "Ufficio Scuola del Comune (esempio):"
+
+
+def test_faq_answers_keep_question_and_answer_without_markdown(assistant: Assistant) -> None:
+    answer = assistant.ask("mio figlio ha 17 anni e non ha la terza media", now=NOW)
+    assert not answer.abstained
+    assert answer.sources[0].path == "guides/cpia-e-diploma-serale.md"
+    assert "CPIA" in answer.text and "*" not in answer.text
+
+
+def test_a_when_question_gets_the_sentence_with_the_dates(assistant: Assistant) -> None:
+    answer = assistant.ask("quando si fanno le iscrizioni a scuola?", now=NOW)
+    assert not answer.abstained
+    assert answer.sources[0].path == "guides/iscrizioni-scuola.md"
+    assert "gennaio" in answer.text
+
+
+def test_an_italian_question_about_learning_italian_gets_the_italian_course_guide(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("dove imparo l'italiano? sono appena arrivato", now=NOW)
+    assert not answer.abstained
+    paths = [source.path for source in answer.sources] + [card.path for card in answer.cards]
+    assert paths[0] in ("guides/italiano-per-stranieri.md", "programmes/languages.yaml")

@@ -145,3 +145,59 @@ def test_given_filters_override_the_words() -> None:
     understood = Filters(audiences=("seniors",), free_only=True)
     merged = merge_filters(understood, Filters(audiences=("children",)))
     assert merged.audiences == ("children",) and merged.free_only
+
+
+SATURDAY = dt.datetime(2026, 11, 21, 7, 10, tzinfo=ROME)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is on this weekend?",
+        "cosa c'è questo weekend",
+        "cosa c e questo fine settimana per bambini?",
+        "cosa ce sabato e domenica",
+        "che c'e questo weekend",
+        "anything happening this weekend?",
+    ],
+)
+def test_whats_on_in_any_spelling_asks_for_events(parser: QueryParser, question: str) -> None:
+    parsed = parser.parse(question, now=SATURDAY)
+    assert parsed.wants_events, question
+    assert parsed.filters.starts_after == SATURDAY
+    assert parsed.filters.starts_before == midnight(2026, 11, 23)
+
+
+@pytest.mark.parametrize(
+    ("question", "only_when"),
+    [
+        ("domani", True),
+        ("stasera?", True),
+        ("a dicembre", True),
+        ("questo fine settimana a Librino, gratis", True),
+        ("something for the kids next week", True),
+        ("iscrizioni scuola a gennaio", False),
+        ("the weather tomorrow", False),
+        ("corsi a marzo per anziani", False),
+    ],
+)
+def test_a_question_of_only_a_time_window(
+    parser: QueryParser, question: str, only_when: bool
+) -> None:
+    assert parser.parse(question, now=SATURDAY).only_when is only_when, question
+
+
+def test_month_and_weekday_names_tell_the_language() -> None:
+    assert detect_language("a dicembre") == "it"
+    assert detect_language("sabato?") == "it"
+    assert detect_language("on saturday", default="it") == "en"
+
+
+def test_needs_in_residents_words_bring_the_folders_words() -> None:
+    parser = QueryParser(zone=ROME)
+    english = parser.parse("my son stopped going to school, who can help?", now=SATURDAY)
+    assert "dispersione scolastica" in english.expansion
+    assert english.wants_contact
+    italian = parser.parse("mia figlia ha la dislessia, a chi mi rivolgo?", now=SATURDAY)
+    assert "special educational needs" in italian.expansion and italian.wants_contact
+    assert parser.parse("corsi di inglese gratis", now=SATURDAY).expansion == ""
