@@ -38,7 +38,17 @@ from retrieval.lexical import tokenize
 from retrieval.lexical import words as tokenize_words
 from retrieval.llm import LLMPhraser, Passage
 from retrieval.query import QueryParser, detect_language, fold, merge_filters
-from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters, Hit, MetadataValue, Source
+from retrieval.types import (
+    Answer,
+    Card,
+    CardKind,
+    Chunk,
+    ContactInfo,
+    Filters,
+    Hit,
+    MetadataValue,
+    Source,
+)
 
 if TYPE_CHECKING:
     from learncity.content.loader import KnowledgeBase
@@ -48,7 +58,7 @@ logger = logging.getLogger(__name__)
 # Calibrated on benchmarks/questions/sample_eval.jsonl with benchmarks/sample_eval.py (its
 # "suggested_threshold"): the relevance below which at most 5% of the answerable questions are
 # refused, halfway to the next score. Settings.abstain_threshold (ABSTAIN_THRESHOLD) overrides it.
-DEFAULT_ABSTAIN_THRESHOLD = 0.2379
+DEFAULT_ABSTAIN_THRESHOLD = 0.206
 SEARCH_K = 50
 MAX_QUESTION_CHARS = 500
 RELEVANCE_HITS = 10
@@ -58,6 +68,9 @@ FUZZY_CUTOFF = 0.88
 RELEVANCE_DENSE = 0.385
 RELEVANCE_LEXICAL = 0.385
 RELEVANCE_TOPIC = 0.23
+# A question word counts fully as known to the folder when this many files (minus one) use it;
+# a word in one file counts half, in two three quarters (see `coverage`).
+WELL_KNOWN_FILES = 4
 # Words residents use in questions that knowledge files rarely contain: not evidence of a topic
 # the city does not cover.
 _GENERIC_WORDS = frozenset(
@@ -87,6 +100,9 @@ SUMMARY_CHARS = 220
 DOCUMENT_BEST = 0.5
 DOCUMENT_PASSAGES = 3
 TOPIC_LEAD = 0.03
+# A passage in the question's language this close to the best one answers instead of it.
+SAME_LANGUAGE_RATIO = 0.9
+TWIN_TOPIC_SHARE = 0.5  # shared topics / all topics of the two guides
 
 
 class Searcher(Protocol):
@@ -202,6 +218,7 @@ class Assistant:
         self._parser_lock = threading.Lock()
         self._parser: tuple[int, QueryParser] | None = None
         self._buckets: tuple[object, dict[str, list[str]]] | None = None
+        self._files: tuple[object, dict[str, frozenset[str]]] | None = None
 
     @property
     def abstain_threshold(self) -> float:
@@ -299,7 +316,9 @@ class Assistant:
         elif relevance < self._threshold and not named:
             route = "abstain"
             answer = self._abstain(text, language, hits, wanted)
-        elif self._wants_cards(hits, parsed.wants_programmes or parsed.wants_events, wanted):
+        elif not parsed.opening_hours and self._wants_cards(
+            hits, parsed.wants_programmes or parsed.wants_events, wanted
+        ):
             carded = self._card_answer(
                 text, language, hits, wanted, moment, implied=parsed.implied_audiences
             )
@@ -337,10 +356,10 @@ class Assistant:
         """Return the share of the question's content words that occur in the knowledge base.
 
         A question about something the city's files never mention ("weather", "passport renewal")
-        has words the index does not know. Family words, question verbs, ages and years are not
-        counted (a form's number, "730", is); a long word one typo away from a known one
-        ("programazione") counts as known, and so do the `understood` words (a need recognised
-        in the resident's words: "quit").
+        has words the index does not know; a word only one or two files use counts in part.
+        Family words, question verbs, ages and years are not counted (a form's number, "730",
+        is); a long word one typo away from a known one ("programazione") counts as known, and
+        so do the `understood` words (a need recognised in the resident's words: "quit").
         """
         known_anyway = set(understood)
         lexical = getattr(self._searcher, "lexical", None)
@@ -356,12 +375,39 @@ class Assistant:
         ]
         if not content:
             return 1.0
-        known = sum(
-            1
-            for word in content
-            if word in known_anyway or lexical.query_terms(word) or self._near_known(word)
-        )
+        files = self._term_files(lexical)
+        known = 0.0
+        for word in content:
+            terms = lexical.query_terms(word)
+            if word in known_anyway:
+                known += 1.0
+            elif terms:
+                # A word one or two files mention in passing ("pizza" in an event's prizes,
+                # "rinnovo" only as "rinnovabili") is weak evidence the folder covers the topic.
+                spread = max(len(files.get(term, ())) for term in terms)
+                known += min(1.0, (spread + 1) / WELL_KNOWN_FILES) if files else 1.0
+            elif self._near_known(word):
+                known += 1.0
         return known / len(content)
+
+    def _term_files(self, lexical: object) -> Mapping[str, frozenset[str]]:
+        """Return, for each stemmed term of the index, the files whose chunks contain it."""
+        chunks = getattr(lexical, "chunks", None)
+        if not chunks:
+            return {}
+        with self._parser_lock:
+            if self._files is not None and self._files[0] is chunks:
+                return self._files[1]
+        tokens: Mapping[str, list[str]] = getattr(lexical, "_cache", None) or {}
+        found: dict[str, set[str]] = {}
+        for chunk in chunks:
+            path = str(chunk.metadata.get("path", ""))
+            for term in set(tokens.get(chunk.id) or tokenize(chunk.text)):
+                found.setdefault(term, set()).add(path)
+        frozen = {term: frozenset(paths) for term, paths in found.items()}
+        with self._parser_lock:
+            self._files = (chunks, frozen)
+        return frozen
 
     def _near_known(self, word: str) -> bool:
         """Return True when a long word is one typo away from a word of the index."""
@@ -527,9 +573,14 @@ class Assistant:
         passages = [hit for hit in texts if hit.score >= top * CARD_RELATIVE_FLOOR][:5]
         if not passages:
             passages = list(hits[:1])
+        # A contact or record passage is quoted in the question's language only.
+        passages = [replace(hit, chunk=language_view(hit.chunk, lang)) for hit in passages]
+        passages = _question_language_first(passages, lang)
+        # Sentences in one language: the question's when its passages lead.
+        chosen = [hit for hit in passages[:3] if _lang_of(hit) == _lang_of(passages[0])]
         extract = self._composer.extract(
             question,
-            [hit.chunk for hit in passages[:3]],
+            [hit.chunk for hit in chosen],
             question_vector=vector,
             prefer_contacts=contact,
             prefer_times=when,
@@ -577,6 +628,7 @@ class Assistant:
             if not url and path in kb.guides:
                 url = kb.guides[path].meta.source_url
             snippet = snippet_first if snippet_first and not sources else _snippet(hit.chunk)
+            chunk_id = hit.chunk.id.split(_VIEW_MARK, 1)[0]
             sources.append(
                 Source(
                     title=str(meta.get("title", path)),
@@ -584,7 +636,7 @@ class Assistant:
                     snippet=snippet,
                     score=round(hit.score, 4),
                     url=str(url) if url else None,
-                    chunk_id=hit.chunk.id,
+                    chunk_id=chunk_id,
                 )
             )
             if len(sources) == MAX_SOURCES:
@@ -745,7 +797,8 @@ class Assistant:
         for event in kb.events.values():
             if not _fits_common(event, window):
                 continue
-            when = self._event_start(event, window, max(start, now))
+            # Asked by its words ("concerti a dicembre"), a cancelled event is shown, cancelled.
+            when = self._event_start(event, window, max(start, now), asked=not by_time)
             if when is None:
                 continue
             score = semantic.get(event.id, 0.0)
@@ -763,6 +816,15 @@ class Assistant:
             best = max(score for score, _, _ in found)
             floor = 1.0 if best >= 1.0 else 0.5
             found = [item for item in found if item[0] >= floor]
+        if found and not by_time:
+            # The question says which events: only those about as close to its words as the
+            # best, never the rest of the month's programme.
+            best_words = max(semantic.get(event.id, 0.0) for _, _, event in found)
+            found = [
+                item
+                for item in found
+                if semantic.get(item[2].id, 0.0) >= CARD_RELATIVE_FLOOR * best_words
+            ]
         found.sort(key=lambda item: (-item[0], item[1], item[2].id))
         if by_time:
             return sorted(found[:MAX_CARDS], key=lambda item: (item[1], item[2].id))
@@ -807,8 +869,11 @@ class Assistant:
             boost = 0.0
             if wanted.audiences and set(wanted.audiences) & {str(a) for a in record.audiences}:
                 boost += AUDIENCE_BOOST
-            if wanted.topics and set(wanted.topics) & {str(topic) for topic in record.topics}:
-                boost += TOPIC_BOOST
+            topics = {str(topic) for topic in record.topics}
+            if wanted.topics and set(wanted.topics) & topics:
+                # A record only about the asked topic (an Italian course) before one that also
+                # covers others (a language exchange).
+                boost += TOPIC_BOOST * (1 + len(set(wanted.topics) & topics) / len(topics))
             candidates.append(_Candidate(kind, record, base + boost, next_start))
         candidates.sort(key=lambda c: (-c.score, c.next_start or now, c.record.id))
         return candidates
@@ -1080,6 +1145,57 @@ def _by_document(hits: Sequence[Hit], topics: Sequence[str] = ()) -> list[Hit]:
     return sorted(
         hits, key=lambda hit: (-support[str(hit.chunk.metadata.get("path", ""))], -hit.score)
     )
+
+
+_VIEW_MARK = "#"
+
+
+def language_view(chunk: Chunk, lang: str) -> Chunk:
+    """Return the block of a record chunk written in `lang` (the whole chunk when it has none).
+
+    Record chunks hold every language of the record, one block each (metadata `langs`), so a
+    question in either language finds them; a quote from one must be in one language.
+    """
+    langs = [code for code in str(chunk.metadata.get("langs", "")).split("|") if code]
+    if len(langs) < 2 or lang not in langs:
+        return chunk
+    blocks = chunk.text.split("\n\n")
+    if len(blocks) != len(langs):
+        return chunk  # a block with blank lines of its own: keep the whole chunk
+    return Chunk(
+        id=f"{chunk.id}{_VIEW_MARK}{lang}",
+        text=blocks[langs.index(lang)],
+        metadata={**chunk.metadata, "lang": lang},
+    )
+
+
+def _lang_of(hit: Hit) -> str:
+    return str(hit.chunk.metadata.get("lang", ""))
+
+
+def _question_language_first(passages: list[Hit], lang: str) -> list[Hit]:
+    """Put the passages in the question's language first when one is nearly as good.
+
+    Guides often exist in both languages: an Italian question deserves the Italian one. When
+    only the other language answers (a cross-lingual question), its passages stay first.
+    """
+    if not passages or _lang_of(passages[0]) == lang:
+        return passages
+    lead = _topics_of(passages[0])
+    same = [
+        hit
+        for hit in passages
+        if _lang_of(hit) == lang
+        # The same guide in the other language covers the same topics, not merely a nearby one.
+        and len(lead & _topics_of(hit)) >= TWIN_TOPIC_SHARE * len(lead | _topics_of(hit)) > 0
+    ]
+    if not same or same[0].score < SAME_LANGUAGE_RATIO * passages[0].score:
+        return passages
+    return same + [hit for hit in passages if hit not in same]
+
+
+def _topics_of(hit: Hit) -> set[str]:
+    return {topic for topic in str(hit.chunk.metadata.get("topics", "")).split("|") if topic}
 
 
 def _distinct_by_path(hits: Iterable[Hit]) -> list[Hit]:

@@ -148,12 +148,21 @@ def split_sentences(chunk: Chunk) -> list[str]:
         if not block or block in headers:
             continue
         # Split before removing emphasis: "*Ho 17 anni.* Puoi..." is one question and answer.
-        for raw_part in _SENTENCE_END.split(" ".join(raw_block.split())):
+        lead = ""  # a short label opening a block ("2. Valutazione.") belongs to what follows
+        for index, raw_part in enumerate(_SENTENCE_END.split(" ".join(raw_block.split()))):
             part = plain(raw_part).strip()
-            if len(part) >= MIN_SENTENCE_CHARS or (part and not sentences):
+            if lead:
+                part, lead = f"{lead} {part}".strip(), ""
+            if not part:
+                continue
+            if len(part) >= MIN_SENTENCE_CHARS or not sentences:
                 sentences.append(part)
-            elif sentences and part:
+            elif index == 0:
+                lead = part
+            else:
                 sentences[-1] = f"{sentences[-1]} {part}"
+        if lead:
+            sentences.append(lead)
     return sentences
 
 

@@ -97,14 +97,14 @@ class KnowledgeService:
 
     def reload(self) -> ReloadReport:
         """Load the folder again, sync the index and swap the new knowledge base in."""
-        from learncity.content.documents import chunks_for_file
+        from learncity.content.documents import chunks_for_file, index_hash
         from learncity.content.loader import load_knowledge
 
         with self._reload_lock:
             started = time.perf_counter()
             kb = load_knowledge(self._root, previous=self._current)
             files = {
-                path: FileChunks(sha256=loaded.sha256, chunks=chunks_for_file(loaded))
+                path: FileChunks(sha256=index_hash(loaded.sha256), chunks=chunks_for_file(loaded))
                 for path, loaded in kb.files.items()
             }
             # A broken file with no good version loaded (e.g. after a restart) keeps its chunks.

@@ -467,6 +467,10 @@ EVENT_WORDS = (
     "what to do",
     "cosa fare",
     "things to do",
+)
+# Kinds of event: they ask for events, and they also say which ones ("concerti a dicembre" is not
+# every event in December).
+EVENT_KIND_WORDS = (
     "festival*",
     "mostra",
     "mostre",
@@ -476,6 +480,21 @@ EVENT_WORDS = (
     "spettacol*",
     "show*",
     "concert*",
+)
+# "Biblioteca aperta la domenica?": a weekday after these asks about opening hours, not for the
+# events on that day.
+OPENING_WORDS = (
+    "apert*",
+    "apre",
+    "aprono",
+    "chius*",
+    "chiude",
+    "orari*",
+    "open",
+    "opens",
+    "closed",
+    "opening hours",
+    "opening times",
 )
 PROGRAMME_WORDS = (
     "cors*",
@@ -767,6 +786,7 @@ class ParsedQuestion:
     wants_contact: bool = False  # "who can help?": whom to turn to
     wants_time: bool = False  # "when?", "deadline?", "orari?": a date or an hour
     understood_words: tuple[str, ...] = ()  # folded words of the needs CONCEPTS recognised
+    opening_hours: bool = False  # "aperta la domenica?": when a place is open (a guide answer)
 
 
 class QueryParser:
@@ -785,7 +805,9 @@ class QueryParser:
         self._not_free = _compile(NOT_FREE)
         self._times = {key: _compile(words) for key, words in TIME_OF_DAY_WORDS.items()}
         self._weekdays = {key: _compile(words) for key, words in WEEKDAY_WORDS.items()}
-        self._events = _compile(EVENT_WORDS)
+        self._events = _compile(EVENT_WORDS + EVENT_KIND_WORDS)
+        self._generic_events = _compile(EVENT_WORDS)
+        self._opening = _compile(OPENING_WORDS)
         self._concepts = {key: _compile(words) for key, (words, _) in CONCEPTS.items()}
         self._months = _compile(_MONTHS)
         self._contact = _compile(CONTACT_WORDS)
@@ -801,6 +823,17 @@ class QueryParser:
             )
             for code, words in INSTRUCTION_LANGUAGES.items()
         }
+        self._speaks = re.compile(
+            r"(?<![\w])(?:speaks?|spoke|speaking|parl[aoi]|parliamo|parlano|conosce|knows?)"
+            r"(?: (?:only|just|solo|soltanto|solamente|only a little|un po(?:'|di)?))?"
+            r" (?:l')?(?:"
+            + "|".join(
+                sorted(
+                    {re.escape(w) for ws in INSTRUCTION_LANGUAGES.values() for w in ws}, key=len
+                )[::-1]
+            )
+            + r")(?![\w])"
+        )
         self._instruction_extra = {
             "en": re.compile(
                 r"(?<![\w])(?:english[- ]speaking|in english|parla(?:no)? inglese)(?![\w])"
@@ -832,12 +865,18 @@ class QueryParser:
         for pattern in [*self._instruction.values(), *self._instruction_extra.values()]:
             topic_text = pattern.sub(" ", topic_text)
 
+        # "She only speaks Arabic": the language of the person, not one to learn; someone who
+        # does not speak Italian is likely new to the country.
+        speaks = self._speaks.search(topic_text)
+        topic_text = self._speaks.sub(" ", topic_text)
         audiences = tuple(key for key, pattern in self._audiences.items() if pattern.search(text))
         implied = tuple(
             key
             for key, pattern in self._implied.items()
             if pattern.search(text) and key not in audiences
         )
+        if speaks and "italian" not in speaks.group() and "migrants" not in audiences:
+            implied += ("migrants",)
         audiences += implied
         topics = tuple(key for key, pattern in self._topics.items() if pattern.search(topic_text))
         free_text = self._not_free.sub(" ", text)
@@ -848,6 +887,11 @@ class QueryParser:
                 time_of_day = key
                 break
         weekdays = tuple(day for day, pattern in self._weekdays.items() if pattern.search(text))
+        wants_events = bool(self._events.search(text))
+        wants_programmes = bool(self._programmes.search(text))
+        opening = bool(self._opening.search(text)) and not (wants_events or wants_programmes)
+        if opening:
+            weekdays = ()  # the day is part of the question about opening hours
         after, before, window_days = self._window(text, language, moment)
         if window_days:
             weekdays = tuple(sorted(set(weekdays) | set(window_days))) if weekdays else ()
@@ -864,8 +908,6 @@ class QueryParser:
         )
         # A date alone with other words does not make an event question ("the weather
         # tomorrow"); a date with nothing else does ("domani?", "a dicembre").
-        wants_events = bool(self._events.search(text))
-        wants_programmes = bool(self._programmes.search(text))
         has_window = after is not None or before is not None
         only_when = has_window and not wants_programmes and not self._rest(text)
         expansion = " ".join(
@@ -889,8 +931,9 @@ class QueryParser:
             only_when=only_when,
             expansion=expansion,
             wants_contact=bool(self._contact.search(text)),
-            wants_time=bool(self._when.search(text)),
+            wants_time=bool(self._when.search(text)) or opening,
             understood_words=understood,
+            opening_hours=opening,
         )
 
     def _rest(self, text: str) -> list[str]:
@@ -901,7 +944,7 @@ class QueryParser:
             *self._times.values(),
             *self._weekdays.values(),
             self._free,
-            self._events,
+            self._generic_events,
             self._months,
         ]
         for pattern in patterns:

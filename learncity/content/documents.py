@@ -223,6 +223,15 @@ def chunk_id(path: str, position: int, text: str) -> str:
     return hashlib.sha256(f"{path}\x00{position}\x00{text}".encode()).hexdigest()
 
 
+# Bump when the way files become chunks changes, so existing indexes re-embed every file once.
+RENDERING_VERSION = "2"
+
+
+def index_hash(file_sha256: str) -> str:
+    """Return the hash the index keeps for a file: its content hash and the rendering version."""
+    return f"{file_sha256}:r{RENDERING_VERSION}"
+
+
 def chunks_for_file(
     loaded: LoadedFile,
     *,
@@ -239,11 +248,11 @@ def chunks_for_file(
         )
     parts: list[tuple[str, dict[str, MetadataValue]]] = []
     for programme in loaded.programmes:
-        parts.append(_programme_part(programme))
+        parts.extend(_per_language(*_programme_part(programme)))
     for event in loaded.events:
-        parts.append(_event_part(event))
+        parts.extend(_per_language(*_event_part(event)))
     for contact in loaded.contacts:
-        parts.append(_contact_part(contact))
+        parts.extend(_per_language(*_contact_part(contact)))
     if loaded.guide is not None:
         parts.extend(_guide_parts(loaded.guide, chunk_size, chunk_overlap))
     chunks = []
@@ -259,6 +268,24 @@ def chunks_for_file(
 
 
 # ---------------------------------------------------------------- rendering helpers
+
+
+def _per_language(
+    blocks: list[tuple[str, str]], metadata: dict[str, MetadataValue]
+) -> list[tuple[str, dict[str, MetadataValue]]]:
+    """Return the part of a record: its language blocks in one chunk, its own language first.
+
+    `langs` names the blocks' languages in order, so an answer can quote the block in the
+    resident's language (`retrieval.assistant.language_view`). One chunk per language was
+    tried and cost cross-lingual ranking (R@1 0.77 -> 0.56 on benchmarks/sample_eval.py):
+    record chunks crowded out the guides.
+    """
+    return [
+        (
+            "\n\n".join(text for _, text in blocks),
+            {**metadata, "langs": "|".join(lang for lang, _ in blocks)},
+        )
+    ]
 
 
 def _languages_of(lang: str, *texts: LocalizedText | None) -> list[str]:
@@ -376,8 +403,8 @@ def _filters(
 # ---------------------------------------------------------------- records
 
 
-def _programme_part(programme: Programme) -> tuple[str, dict[str, MetadataValue]]:
-    blocks = []
+def _programme_part(programme: Programme) -> tuple[list[tuple[str, str]], dict[str, MetadataValue]]:
+    blocks: list[tuple[str, str]] = []
     for lang in _languages_of(programme.lang, programme.title, programme.description):
         labels = _LABELS[lang]
         ages = _ages(programme.age_min, programme.age_max, lang)
@@ -418,7 +445,7 @@ def _programme_part(programme: Programme) -> tuple[str, dict[str, MetadataValue]
                 (labels["provider"], programme.provider),
             ]
         )
-        blocks.append("\n".join(line for line in lines if line))
+        blocks.append((lang, "\n".join(line for line in lines if line)))
     metadata: dict[str, MetadataValue] = {
         "kind": "programme",
         "record_id": programme.id,
@@ -437,11 +464,11 @@ def _programme_part(programme: Programme) -> tuple[str, dict[str, MetadataValue]
     url = programme.url or programme.contact.url
     if url:
         metadata["url"] = url
-    return "\n\n".join(blocks), metadata
+    return blocks, metadata
 
 
-def _event_part(event: Event) -> tuple[str, dict[str, MetadataValue]]:
-    blocks = []
+def _event_part(event: Event) -> tuple[list[tuple[str, str]], dict[str, MetadataValue]]:
+    blocks: list[tuple[str, str]] = []
     for lang in _languages_of(event.lang, event.title, event.description):
         labels = _LABELS[lang]
         when = _when_at(event.start, lang)
@@ -473,7 +500,7 @@ def _event_part(event: Event) -> tuple[str, dict[str, MetadataValue]]:
                 (labels["provider"], event.provider or ""),
             ]
         )
-        blocks.append("\n".join(line for line in lines if line))
+        blocks.append((lang, "\n".join(line for line in lines if line)))
     metadata: dict[str, MetadataValue] = {
         "kind": "event",
         "record_id": event.id,
@@ -494,11 +521,11 @@ def _event_part(event: Event) -> tuple[str, dict[str, MetadataValue]]:
     url = event.url or event.booking_url or event.contact.url
     if url:
         metadata["url"] = url
-    return "\n\n".join(blocks), metadata
+    return blocks, metadata
 
 
-def _contact_part(contact: Contact) -> tuple[str, dict[str, MetadataValue]]:
-    blocks = []
+def _contact_part(contact: Contact) -> tuple[list[tuple[str, str]], dict[str, MetadataValue]]:
+    blocks: list[tuple[str, str]] = []
     for lang in _languages_of("it", contact.name, contact.description, contact.hours):
         labels = _LABELS[lang]
         reach = _contact(
@@ -512,7 +539,7 @@ def _contact_part(contact: Contact) -> tuple[str, dict[str, MetadataValue]]:
                 (labels["topics"], _words(contact.topics, lang)),
             ]
         )
-        blocks.append("\n".join(line for line in lines if line))
+        blocks.append((lang, "\n".join(line for line in lines if line)))
     metadata: dict[str, MetadataValue] = {
         "kind": "contact",
         "record_id": contact.id,
@@ -524,7 +551,7 @@ def _contact_part(contact: Contact) -> tuple[str, dict[str, MetadataValue]]:
     }
     if contact.url:
         metadata["url"] = contact.url
-    return "\n\n".join(blocks), metadata
+    return blocks, metadata
 
 
 # ---------------------------------------------------------------- guides

@@ -27,6 +27,7 @@ HTML_SUFFIXES = frozenset({".html", ".htm"})
 GUIDE_SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES | HTML_SUFFIXES
 
 HEADING_JOINER = " › "
+TABLE_CELL_JOINER = " — "
 _MAX_TITLE_CHARS = 120
 
 
@@ -292,8 +293,68 @@ def guide_from_pdf(path: str, data: bytes) -> Guide:
         )
     first_line = next((line.strip() for line in pages[0].splitlines() if line.strip()), "")
     first = info_title.strip() or (first_line if len(first_line) <= _MAX_TITLE_CHARS else None)
-    sections = [(f"p. {number}", page) for number, page in enumerate(pages, start=1)]
+    sections = pdf_sections(pages)
     return _finish(path, GuideMeta(), first, sections, "\n\n".join(pages))
+
+
+_PDF_HEADING_CHARS = 70
+_PDF_SHORT_LINE = 0.75  # of the longest line: wrapped text fills the line, a heading does not
+_LIST_START = re.compile(r"^(?:[-*•–]|\d+[.)])\s")
+
+
+def _pdf_heading(previous: str, line: str, following: str, width: int) -> bool:
+    """Return True for a PDF line that reads as a heading: short, alone, after a full stop."""
+    return (
+        3 <= len(line) <= min(_PDF_HEADING_CHARS, _PDF_SHORT_LINE * width)
+        and line[0].isupper()
+        and not line.endswith((".", ",", ";", ":", "!", "?"))
+        and not _LIST_START.match(line)
+        and "://" not in line
+        and (
+            not previous
+            or previous.endswith((".", ";", ":", "!", "?"))
+            or (" " not in previous and ("://" in previous or "@" in previous))  # a bare link
+        )
+        and bool(following)
+        and (following[0].isupper() or following[0].isdigit() or bool(_LIST_START.match(following)))
+    )
+
+
+def pdf_sections(pages: list[str]) -> list[tuple[str, str]]:
+    """Return the sections of a PDF's page texts: at its headings, else one per page ("p. 3").
+
+    PDF text has no markup: a heading is a short line starting with a capital, after a line
+    that ends a sentence and before one that starts another; the first line is the title.
+    """
+    lines = [
+        (number, line.strip())
+        for number, page in enumerate(pages, start=1)
+        for line in page.splitlines()
+        if line.strip()
+    ]
+    width = max((len(line) for _, line in lines), default=0)
+    headings = {
+        index
+        for index in range(1, len(lines))
+        if _pdf_heading(
+            lines[index - 1][1],
+            lines[index][1],
+            lines[index + 1][1] if index + 1 < len(lines) else "",
+            width,
+        )
+    }
+    if not headings:
+        return [(f"p. {number}", page) for number, page in enumerate(pages, start=1)]
+    sections: list[tuple[str, str]] = []
+    heading, body = "", [lines[0][1]]
+    for index in range(1, len(lines)):
+        if index in headings:
+            sections.append((heading, "\n".join(body)))
+            heading, body = lines[index][1], []
+        else:
+            body.append(lines[index][1])
+    sections.append((heading, "\n".join(body)))
+    return [(name, text) for name, text in sections if text.strip()]
 
 
 # ---------------------------------------------------------------- HTML
@@ -346,8 +407,27 @@ def guide_from_html(path: str, data: bytes) -> Guide:
             string.replace_with(re.sub(r"\s+", " ", str(string)))
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    for cell in soup.find_all(["td", "th"]):
-        cell.insert_after(" | ")
+    # A table row becomes one line, "cell — cell", so a row reads as one statement and rows
+    # never run into each other; data rows are list items named by the header's cells
+    # ("ISEE: fino a 5.000 euro — Costo a pasto: gratis"), so a row answers on its own.
+    for table in reversed(soup.find_all("table")):  # innermost first: nested tables stay readable
+        names: list[str] = []
+        for row in table.find_all("tr"):
+            cells = [cell.get_text(" ", strip=True) for cell in row.find_all(["td", "th"])]
+            header = not row.find("td")
+            row.clear()
+            if header:
+                names = cells
+                row.append(TABLE_CELL_JOINER.join(cell for cell in cells if cell))
+                continue
+            if len(names) == len(cells):
+                cells = [
+                    f"{name}: {cell}" if name else cell
+                    for name, cell in zip(names, cells, strict=True)
+                ]
+            line = TABLE_CELL_JOINER.join(cell for cell in cells if cell)
+            if line:
+                row.append(f"- {line}")
     for tag in soup.find_all(_BLOCKS):
         if tag.name in ("li", "tr"):
             tag.insert_before("\n- " if tag.name == "li" else "\n")

@@ -51,6 +51,7 @@ def test_one_chunk_per_programme_with_fields_as_text_in_both_languages(kb) -> No
         "record_id": "italian-a1",
         "title": "Italiano A1",
         "lang": "it",
+        "langs": "it|en",
         "learning_type": "non-formal",
         "online": False,
         "languages": "it",
@@ -125,6 +126,8 @@ def test_chunk_ids_are_deterministic_and_change_with_the_text(kb, tmp_path: Path
 
 def test_contacts_become_chunks_too(kb) -> None:
     [chunk] = chunks_for_file(kb.files["contacts.yaml"])
+
+    assert chunk.metadata["langs"] == "it|en"  # one block per language, in this order
 
     assert (
         chunk.text

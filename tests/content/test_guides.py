@@ -227,3 +227,38 @@ def test_language_is_detected_from_common_words() -> None:
     assert detect_language("Come posso iscrivere mio figlio alla scuola?") == "it"
     assert detect_language("How can I enrol my son at the school?") == "en"
     assert detect_language("CPIA") == "it"  # a tie keeps the default
+
+
+def test_pdf_headings_start_sections_and_stay_out_of_sentences(tmp_path: Path) -> None:
+    body = (
+        "Skills validation\n"
+        "A guide for people who learned at work and want it recognised, written for residents of\n"
+        "the city. Updated in October 2026.\n"
+        "The three phases\n"
+        "First you collect evidence of what you can do with an adviser, then a board assesses the\n"
+        "file. At the end you receive a certificate.\n"
+        "Where to go\n"
+        "The validation desk is open on Tuesdays."
+    )
+    kb = load_guides(tmp_path, {"guides/rpl.pdf": make_pdf([body])})
+
+    guide = kb.guides["guides/rpl.pdf"]
+    assert [heading for heading, _ in guide.sections] == ["", "The three phases", "Where to go"]
+    assert guide.sections[1][1].startswith("First you collect evidence")
+    assert "The three phases" not in guide.sections[0][1]
+
+
+def test_html_table_rows_read_cell_by_cell(tmp_path: Path) -> None:
+    html = """<html lang="it"><body><h1>Mensa</h1><h2>Tariffe</h2><table>
+<tr><th>ISEE</th><th>Costo a pasto</th></tr>
+<tr><td>fino a 5.000 euro</td><td>gratis</td></tr>
+<tr><td>oltre 20.000 euro</td><td>3,50 euro</td></tr></table></body></html>"""
+    kb = load_guides(tmp_path, {"guides/mensa.html": html.encode()})
+
+    guide = kb.guides["guides/mensa.html"]
+    assert guide.sections[-1] == (
+        "Tariffe",
+        "ISEE — Costo a pasto\n"
+        "- ISEE: fino a 5.000 euro — Costo a pasto: gratis\n"
+        "- ISEE: oltre 20.000 euro — Costo a pasto: 3,50 euro",
+    )

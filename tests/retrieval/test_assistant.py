@@ -386,3 +386,66 @@ def test_an_italian_question_about_learning_italian_gets_the_italian_course_guid
     assert not answer.abstained
     paths = [source.path for source in answer.sources] + [card.path for card in answer.cards]
     assert paths[0] in ("guides/italiano-per-stranieri.md", "programmes/languages.yaml")
+
+
+@pytest.mark.parametrize(
+    ("question", "guide"),
+    [
+        ("cosa è il PDP?", "guides/bisogni-educativi-speciali.md"),
+        ("come faccio lo SPID?", "guides/spid-e-servizi-online.md"),
+    ],
+)
+def test_an_italian_question_gets_the_italian_guide_when_both_exist(
+    assistant: Assistant, question: str, guide: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+
+    assert not answer.abstained
+    assert answer.sources[0].path == guide
+    assert answer.lang == "it"
+
+
+def test_opening_hours_on_a_weekday_are_a_guide_question_not_an_events_filter(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("biblioteca aperta la domenica?", now=NOW)
+
+    assert not answer.abstained
+    assert answer.sources[0].path == "guides/biblioteche-e-maker-space.md"
+    assert "Non ho trovato niente che corrisponda" not in answer.text
+
+
+def test_the_only_concert_cancelled_shows_it_cancelled_not_other_events(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("concerti a dicembre", now=NOW)
+
+    assert [card.id for card in answer.cards] == ["ev-concerto-banda-natale"]
+    assert "Annullato" in answer.cards[0].when or "ANNULLATO" in answer.cards[0].title
+
+
+def test_a_contact_is_quoted_in_the_question_language_only(assistant: Assistant) -> None:
+    for question, lang in (
+        ("a chi mi rivolgo per la mensa scolastica del comune?", "it"),
+        ("who do I contact at the city school office about the canteen?", "en"),
+    ):
+        answer = assistant.ask(question, lang=lang, now=NOW)
+        assert "contacts.yaml" in [source.path for source in answer.sources]
+        quoted = answer.text + " ".join(source.snippet for source in answer.sources)
+        other = ("Contact:", "Hours:", "Topics:") if lang == "it" else ("Contatti:", "Orari:")
+        assert not any(label in quoted for label in other), quoted
+
+
+def test_a_pdf_guide_answers_in_clean_sentences(assistant: Assistant) -> None:
+    answer = assistant.ask("quali documenti devo portare per la validazione delle competenze?")
+
+    assert answer.sources[0].path == "guides/validazione-competenze.pdf"
+    assert "Quali documenti portare" not in answer.text
+    assert "Dove rivolgersi" not in answer.text
+
+
+def test_a_table_row_answers_a_price_question(assistant: Assistant) -> None:
+    answer = assistant.ask("quanto costa la mensa a pasto con isee di 8000 euro?", now=NOW)
+
+    assert answer.sources[0].path == "guides/mensa-e-trasporto-scolastico.html"
+    assert "ISEECosto" not in answer.text and "1,50 euro" in answer.text

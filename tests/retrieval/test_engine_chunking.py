@@ -18,14 +18,17 @@ Children under 14 need a parent.
 Monday to Friday 9:00-19:00, Saturday 9:00-13:00.
 """
 
-PLAIN = """Anno Accademico 2024/2025
+PLAIN = (
+    """Anno Accademico 2024/2025
 Laurea in INFORMATICA
 ---------
 Sbocchi Occupazionali
 Sviluppatore software, analista di sistemi.
 ---------
 Caratteristiche della Prova Finale
-""" + "La prova finale consiste nella discussione di un elaborato. " * 40
+"""
+    + "La prova finale consiste nella discussione di un elaborato. " * 40
+)
 
 
 def test_markdown_sections_carry_title_and_heading() -> None:
@@ -37,7 +40,10 @@ def test_markdown_sections_carry_title_and_heading() -> None:
 
 def test_dash_rules_split_and_long_sections_are_cut_with_the_heading_repeated() -> None:
     chunks = split_sections(
-        PLAIN, title="Laurea in INFORMATICA", metadata={"path": "p.txt"}, max_chars=500,
+        PLAIN,
+        title="Laurea in INFORMATICA",
+        metadata={"path": "p.txt"},
+        max_chars=500,
         overlap=50,
     )
     final = [c for c in chunks if c.metadata["section"] == "Caratteristiche della Prova Finale"]

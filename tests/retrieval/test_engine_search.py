@@ -175,5 +175,6 @@ def test_reopened_index_serves_without_reembedding(
     assert top_path(searcher, "free Italian classes for migrants") == "guides/italian-courses.md"
     report = indexer.sync(files_for(DOCS))
     assert report.embedded == 0
-    assert counting.embedded == len({c.metadata["title"] for f in files_for(DOCS).values()
-                                     for c in f.chunks})  # the titles, once, for title similarity
+    assert counting.embedded == len(
+        {c.metadata["title"] for f in files_for(DOCS).values() for c in f.chunks}
+    )  # the titles, once, for title similarity

@@ -34,8 +34,18 @@ def index(
 
 
 def _chunk(chunk_id: str, text: str, path: str, **extra: str) -> Chunk:
-    return Chunk(chunk_id, text, {"path": path, "kind": "guide", "title": text[:20],
-                                  "lang": "en", "file_hash": f"h-{path}", **extra})
+    return Chunk(
+        chunk_id,
+        text,
+        {
+            "path": path,
+            "kind": "guide",
+            "title": text[:20],
+            "lang": "en",
+            "file_hash": f"h-{path}",
+            **extra,
+        },
+    )
 
 
 def _stored(index: VectorIndex, embeddings: UniversalSentenceEncoder, chunks: list[Chunk]) -> None:

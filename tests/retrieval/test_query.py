@@ -201,3 +201,22 @@ def test_needs_in_residents_words_bring_the_folders_words() -> None:
     italian = parser.parse("mia figlia ha la dislessia, a chi mi rivolgo?", now=SATURDAY)
     assert "special educational needs" in italian.expansion and italian.wants_contact
     assert parser.parse("corsi di inglese gratis", now=SATURDAY).expansion == ""
+
+
+def test_the_language_someone_speaks_is_not_a_topic(parser: QueryParser) -> None:
+    parsed = parser.parse("i need italian classes for my wife, she only speaks arabic")
+
+    assert parsed.filters.topics == ("italian-language",)
+    assert "migrants" in parsed.implied_audiences
+
+
+def test_open_on_a_weekday_asks_for_opening_hours(parser: QueryParser) -> None:
+    parsed = parser.parse("biblioteca aperta la domenica?")
+
+    assert parsed.opening_hours and parsed.wants_time
+    assert parsed.filters.weekdays == ()
+
+
+def test_a_kind_of_event_with_a_month_is_not_a_window_alone(parser: QueryParser) -> None:
+    assert not parser.parse("concerti a dicembre").only_when
+    assert parser.parse("eventi a dicembre").only_when
