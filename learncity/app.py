@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
     from sqlalchemy import Engine
 
+    from flows.service import FlowService
     from learncity.settings import Settings
+    from reminders.service import ReminderService
     from retrieval.assistant import Assistant
     from retrieval.indexer import Indexer
     from retrieval.knowledge_service import KnowledgeService
@@ -33,6 +35,8 @@ class Services:
     knowledge: KnowledgeService
     assistant: Assistant
     engine: Engine
+    reminders: ReminderService | None = None
+    skills: FlowService | None = None
 
     def warm_up(self) -> None:
         """Load the model, knowledge base and index now, so the first resident does not wait."""
@@ -49,7 +53,10 @@ class Services:
 
 def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
     """Build every service from the settings (`embeddings` lets tests share one loaded model)."""
+    from flows.service import FlowService
+    from flows.store import FlowStore
     from learncity.db import make_engine
+    from reminders.service import ReminderService
     from retrieval.assistant import Assistant
     from retrieval.embedding import make_embeddings
     from retrieval.indexer import Indexer
@@ -78,6 +85,18 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         llm=LLMPhraser(model=chat_model) if chat_model is not None else None,
         default_lang=settings.default_language,
     )
+    engine = make_engine(settings.effective_database_url)
+    reminders = ReminderService.from_settings(
+        settings, engine=engine, knowledge=lambda: knowledge.current
+    )
+    flow_store = FlowStore(engine=engine)
+    flow_store.create_schema()
+    skills = FlowService(
+        assessments_dir=settings.knowledge_dir / "assessments",
+        store=flow_store,
+        programmes=lambda: knowledge.current.programmes,
+        zone=settings.zone,
+    )
     return Services(
         settings=settings,
         embeddings=model,
@@ -86,5 +105,7 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         indexer=indexer,
         knowledge=knowledge,
         assistant=assistant,
-        engine=make_engine(settings.effective_database_url),
+        engine=engine,
+        reminders=reminders,
+        skills=skills,
     )
