@@ -76,26 +76,15 @@ def cmd_index(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-def _flow_errors(root: Path) -> list[Any]:
-    """Return the problems of the flow definitions (knowledge/assessments), if flows exist yet."""
-    try:
-        from flows.definitions import load_definitions
-    except ImportError:
-        return []
-    folder = root / "assessments"
-    if not folder.is_dir():
-        return []
-    _, errors = load_definitions(folder)
-    return list(errors)
-
-
 def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
     """Validate the knowledge folder only; list every problem as path:line: message."""
+    from flows.definitions import load_definitions
     from learncity.content.loader import load_knowledge
 
     settings = _settings(args)
     kb = load_knowledge(settings.knowledge_dir)
-    errors = [*kb.errors, *_flow_errors(settings.knowledge_dir)]
+    flows, flow_errors = load_definitions(settings.knowledge_dir / "assessments")
+    errors = [*kb.errors, *flow_errors]
     for error in errors:
         print(str(error), file=out)
     if errors:
@@ -103,7 +92,7 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
         return 1
     print(
         f"OK: {len(kb.files)} files, {len(kb.programmes)} programmes, {len(kb.events)} events, "
-        f"{len(kb.guides)} guides, {len(kb.contacts)} contacts",
+        f"{len(kb.guides)} guides, {len(kb.contacts)} contacts, {len(flows)} assessments",
         file=out,
     )
     return 0
