@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     flood_window_seconds: int = 60
 
     # State
-    database_url: str | None = None
+    database_url: SecretStr | None = None  # may hold a password
 
     # Reminders and digests
     reminder_offsets: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["1d", "1h"])
@@ -110,7 +110,9 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         """Return DATABASE_URL, or a SQLite file in the data dir."""
-        return self.database_url or f"sqlite:///{(self.data_dir / 'learncity.sqlite3').resolve()}"
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'learncity.sqlite3').resolve()}"
 
     @property
     def chroma_dir(self) -> Path:
