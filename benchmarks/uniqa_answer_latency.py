@@ -39,7 +39,7 @@ def build_folder(dataset: Path, folder: Path) -> int:
 
 
 def write_questions(dataset: Path, path: Path, per_language: int) -> int:
-    """Write a deterministic sample of UniQA questions, both languages, as answer_latency reads them."""
+    """Write a fixed sample of UniQA questions in both languages, as answer_latency reads them."""
     rows: list[str] = []
     for lang in ("it", "en"):
         lines = (dataset / "qa" / f"train_{lang}.jsonl").read_text(encoding="utf-8").splitlines()

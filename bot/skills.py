@@ -258,8 +258,3 @@ def _step_keyboard(view: StepView, lang: str) -> list[list[InlineKeyboardButton]
     controls.append(_button(t("flows.cancel_button", lang), f"sk:x:{view.flow_id}"))
     rows.append(controls)
     return rows
-
-
-def build_area(*, services: Any, language: Language) -> SkillsHandlers:
-    """Return the /skills area for `bot.application` (it reads `services.skills`)."""
-    return SkillsHandlers(service=services.skills, language=language)

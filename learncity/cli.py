@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from learncity.i18n import normalize_language, t
+from learncity.safeguarding import detect
 
 if TYPE_CHECKING:
     from learncity.app import Services
@@ -128,6 +129,20 @@ def render_answer(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def helplines_text(assistant: Assistant, text: str, lang: str) -> tuple[str, bool] | None:
+    """Return the helplines (and whether only they should follow) when `text` signals danger."""
+    detection = detect(text)
+    if detection is None:
+        return None
+    lines = [t("cli.safeguarding_intro", lang)]
+    for contact in assistant.safeguarding_contacts(lang):
+        parts = [contact.name, contact.phone, contact.url]
+        line = "  • " + " · ".join(part for part in parts if part)
+        lines.append(line + (f" ({contact.hours})" if contact.hours else ""))
+    lines.append(t("cli.safeguarding_emergency", lang))
+    return "\n".join(lines), detection.urgent
+
+
 def cmd_ask(args: argparse.Namespace, out: IO[str]) -> int:
     """Answer one question, or one per line from stdin (`-`) as JSON lines."""
     services = _services(_settings(args))
@@ -190,6 +205,11 @@ def chat(assistant: Assistant, *, lang: str, stdin: IO[str], out: IO[str]) -> No
                 continue
             print(t("cli.chat_unknown_command", current), file=out)
             continue
+        helplines = helplines_text(assistant, text, current)
+        if helplines is not None:
+            print(helplines[0] + "\n", file=out)
+            if helplines[1]:
+                continue
         answer = assistant.ask(text, lang=current)
         print(render_answer(answer) + "\n", file=out)
     print(t("cli.chat_bye", current), file=out)

@@ -6,10 +6,12 @@ reminders/store.py); `create_schema` creates whatever is missing.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session
 
 
 class Base(DeclarativeBase):
@@ -31,6 +33,40 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def upsert(
+    executor: Connection | Session,
+    table: Table | type[Base],
+    key: Mapping[str, Any],
+    values: Mapping[str, Any],
+    *,
+    update: Iterable[str] | None = None,
+) -> None:
+    """Insert a row, or on a key conflict update its `update` columns (default: all of `values`).
+
+    One `INSERT ... ON CONFLICT` statement, so two writers of the same new key never collide (a
+    read-then-insert does, on PostgreSQL and SQLite alike). An empty `update` keeps the row.
+    """
+    target = table if isinstance(table, Table) else cast(Table, table.__table__)
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    dialect = bind.dialect.name
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(target)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(target)
+    else:
+        raise ValueError(f"no upsert for database {dialect!r}: use SQLite or PostgreSQL")
+    statement = statement.values({**key, **values})
+    columns = list(values) if update is None else list(update)
+    if columns:
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key), set_={name: statement.excluded[name] for name in columns}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(key))
+    executor.execute(statement)
 
 
 def create_schema(engine: Engine) -> None:

@@ -23,7 +23,7 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    """A programme or event shown as a card: enough to decide, with ids for Details and reminders."""
+    """A programme or event card: enough to decide, with ids for Details and reminders."""
 
     kind: CardKind
     id: str
@@ -54,7 +54,7 @@ class ContactInfo:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """Constraints understood from the question (or chosen from a menu); None means no constraint."""
+    """Constraints understood from the question or chosen from a menu; None: no constraint."""
 
     audiences: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()

@@ -24,5 +24,5 @@ def embeddings() -> UniversalSentenceEncoder:
 
 @pytest.fixture(scope="session")
 def sample_knowledge_dir() -> Path:
-    """Return the repository's sample knowledge folder (read-only: copy it before changing files)."""
+    """Return the sample knowledge folder (read-only: copy it before changing files)."""
     return SAMPLE_KNOWLEDGE

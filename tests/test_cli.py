@@ -177,6 +177,20 @@ def test_chat_switches_language_and_quits(
     assert out.rstrip().endswith("Goodbye!")
 
 
+def test_chat_gives_helplines_first_to_a_message_of_distress(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = "mio figlio viene picchiato dai compagni a scuola, ho paura\n/quit\n"
+    code, out = run(
+        [*base(folders), "chat", "--lang", "it"], stdin=session, monkeypatch=monkeypatch
+    )
+    assert code == 0
+    reply = out.split("tu> ", 1)[1]
+    helplines = reply.split("\n\n", 1)[0]
+    assert helplines.startswith("Se tu o qualcun altro siete in pericolo")  # before any answer
+    assert "19696" in helplines and "112" in helplines  # from contacts.yaml
+
+
 def test_chat_ends_cleanly_at_end_of_input(
     folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,504 @@
+"""Free text -> answer, with sources, cards, calendar files, feedback and a shared location."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.deps import BotDeps
+from bot.formatting import answer_html, card_html, card_line, contact_html, passage_html, split_html
+from bot.keyboards import (
+    answer_keyboard,
+    card_rows,
+    recall_view,
+    remember_view,
+    skip_reason_keyboard,
+    without_feedback,
+)
+from learncity.i18n import t
+from learncity.safeguarding import detect
+from retrieval.types import Answer, Card
+
+log = logging.getLogger(__name__)
+
+FEEDBACK = "feedback"  # the persistent conversation's name
+REASON_TIMEOUT_SECONDS = 600
+REASON = "reason"  # conversation state: waiting for the optional reason after a 👎
+_VIEW = r"[0-9a-f]{8}"
+
+
+class SafeguardingFilter(filters.MessageFilter):
+    """Match text messages that signal danger or distress."""
+
+    def filter(self, message: Message) -> bool:
+        """Return True when the text signals danger or distress."""
+        return detect(message.text or "") is not None
+
+
+async def send_html(
+    chat_send: Any, html: str, *, reply_markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
+    """Send HTML split under Telegram's limit; the keyboard goes under the last part."""
+    parts = split_html(html)
+    sent: Message | None = None
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        sent = await chat_send(part, reply_markup=reply_markup if last else None)
+    return sent
+
+
+async def persist_now(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    *,
+    conversation: tuple[str, object | None] | None = None,
+) -> None:
+    """Write the user's and chat's data (and a conversation state) now, before the reply says so.
+
+    PTB writes persistence every second; a kill -9 in that second would otherwise lose a state the
+    resident was already told about.
+    """
+    persistence = context.application.persistence
+    user = update.effective_user
+    chat = update.effective_chat
+    if persistence is None or user is None:
+        return
+    if context.user_data is not None:
+        await persistence.update_user_data(user.id, context.user_data)
+    if context.chat_data is not None and chat is not None:
+        await persistence.update_chat_data(chat.id, context.chat_data)
+    if conversation is not None and chat is not None:
+        name, state = conversation
+        await persistence.update_conversation(name, (chat.id, user.id), state)
+
+
+def question_text(message: Message, bot_username: str | None) -> str:
+    """Return the question in `message`, without an @mention of the bot."""
+    text = message.text or ""
+    if bot_username:
+        text = re.sub(rf"@{re.escape(bot_username)}\b", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+class AnswerHandlers:
+    """Answers to free text, their buttons, feedback, and nearest programmes for a location."""
+
+    def __init__(self, *, deps: BotDeps) -> None:
+        self._deps = deps
+
+    def safeguarding_handler(self) -> BaseHandler[Update, Any, Any]:
+        """Return the handler that sends helplines before anything else."""
+        return MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & SafeguardingFilter(),
+            self.safeguarding,
+        )
+
+    def feedback_conversation(self) -> ConversationHandler[Any]:
+        """Return the 👎 -> optional reason conversation (persistent, survives restarts)."""
+        return ConversationHandler(
+            entry_points=[CallbackQueryHandler(self.feedback_down, pattern=rf"^fb:{_VIEW}:0$")],
+            states={
+                REASON: [
+                    MessageHandler(
+                        filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND,
+                        self.reason,
+                    ),
+                    CallbackQueryHandler(self.skip_reason, pattern=r"^fb:skip$"),
+                ]
+            },
+            # A command ends the wait; the command itself is handled in the next group.
+            fallbacks=[MessageHandler(filters.COMMAND, self.end_reason)],
+            name=FEEDBACK,
+            persistent=True,
+            allow_reentry=True,
+            # Ten minutes later, a message is a new question rather than the awaited reason.
+            conversation_timeout=REASON_TIMEOUT_SECONDS,
+        )
+
+    def handlers(self) -> list[BaseHandler[Update, Any, Any]]:
+        """Return the handlers of this area (group 1), in order."""
+        return [
+            CallbackQueryHandler(self.feedback_up, pattern=rf"^fb:{_VIEW}:1$"),
+            CallbackQueryHandler(self.show_source, pattern=rf"^src:{_VIEW}:\d$"),
+            CallbackQueryHandler(self.details, pattern=rf"^d:{_VIEW}:\d$"),
+            CallbackQueryHandler(self.calendar, pattern=rf"^ics:{_VIEW}:\d$"),
+            MessageHandler(filters.UpdateType.MESSAGE & filters.LOCATION, self.location),
+        ]
+
+    def text_handler(self) -> BaseHandler[Update, Any, Any]:
+        """Return the free-text handler (registered after every more specific handler)."""
+        return MessageHandler(
+            filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND, self.free_text
+        )
+
+    # Safeguarding
+
+    async def safeguarding(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Send the helplines at once; stop there when the message signals urgent danger."""
+        message = update.effective_message
+        if message is None:
+            return
+        detection = detect(message.text or "")
+        if detection is None:
+            return
+        lang = self._deps.language(update)
+        contacts = await asyncio.to_thread(self._deps.assistant.safeguarding_contacts, lang)
+        blocks = [t("bot.safeguarding.intro", lang)]
+        blocks.extend(contact_html(contact, lang) for contact in contacts)
+        blocks.append(t("bot.safeguarding.emergency", lang))
+        blocks.append(t("bot.safeguarding.after", lang))
+        await send_html(message.reply_html, "\n\n".join(blocks))
+        # No user id and no text in the log: only that helplines went out, and why.
+        log.info("safeguarding helplines sent (%s)", ", ".join(detection.concerns))
+        if detection.urgent:
+            raise ApplicationHandlerStop
+
+    # Free text
+
+    async def free_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a question in the resident's words."""
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        lang = self._deps.language(update)
+        if len(message.text) > self._deps.max_question_chars:
+            await message.reply_html(
+                t(
+                    "bot.odd.too_long",
+                    lang,
+                    length=len(message.text),
+                    limit=self._deps.max_question_chars,
+                )
+            )
+            return
+        question = question_text(message, context.bot.username)
+        if not question:
+            await message.reply_html(t("bot.answer.ask_hint", lang))
+            return
+        sensitive = detect(question) is not None
+        await self.answer(update, context, question, lang=lang, log_text=not sensitive)
+
+    async def answer(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        question: str,
+        *,
+        lang: str,
+        log_text: bool = True,
+    ) -> None:
+        """Ask the assistant and send the answer with its buttons."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        started = time.perf_counter()
+        working = asyncio.create_task(
+            asyncio.to_thread(self._deps.assistant.ask, question, lang=lang, now=self._deps.now())
+        )
+        # "Typing…" only when the answer is not there at once: a quick answer needs none, and
+        # every request counts against Telegram's ~30 messages/s.
+        done, _ = await asyncio.wait({working}, timeout=self._deps.typing_after)
+        if not done:
+            try:
+                await chat.send_action(ChatAction.TYPING)
+            except TelegramError as error:
+                log.debug("typing indicator not shown: %s", type(error).__name__)
+        answer = await working
+        latency_ms = (time.perf_counter() - started) * 1000
+        # Logged before replying, so /stats never misses a question the resident saw answered.
+        await asyncio.to_thread(
+            self._deps.storage.log_question,
+            lang=answer.lang,
+            abstained=answer.abstained,
+            latency_ms=latency_ms,
+            text=question if log_text else None,
+        )
+        await self.send_answer(update, context, answer)
+
+    async def send_answer(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, answer: Answer
+    ) -> None:
+        """Send an answer: HTML text split cleanly, sources, cards and 👍/👎 as buttons."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        # A card already links to its record (Details); its twin source button would only clutter.
+        card_titles = {card.title for card in answer.cards}
+        sources = (
+            []
+            if answer.abstained
+            else [source for source in answer.sources if source.title not in card_titles]
+        )
+        view_id = remember_view(
+            context.chat_data, sources=sources, cards=answer.cards, abstained=answer.abstained
+        )
+        markup = answer_keyboard(
+            view_id,
+            sources=sources,
+            cards=answer.cards,
+            lang=answer.lang,
+            remind=self._deps.reminders,
+        )
+        shown = dataclasses.replace(answer, sources=tuple(sources))
+        await send_html(chat.send_message, answer_html(shown), reply_markup=markup)
+
+    async def send_cards(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        header: str,
+        cards: Sequence[Card],
+        lang: str,
+        *,
+        extra_rows: Sequence[Sequence[Any]] = (),
+        edit: bool = False,
+    ) -> None:
+        """Send (or edit into) a list of cards with Details / calendar buttons."""
+        view_id = remember_view(context.chat_data, cards=cards)
+        lines = [header]
+        lines.extend(card_line(card, lang, number) for number, card in enumerate(cards, 1))
+        rows = card_rows(view_id, cards, lang, remind=self._deps.reminders)
+        rows.extend(list(row) for row in extra_rows)
+        markup = InlineKeyboardMarkup(rows) if rows else None
+        html = "\n\n".join(lines)
+        query = update.callback_query
+        if edit and query is not None and query.message is not None and len(html) < 4000:
+            try:
+                await query.edit_message_text(html, reply_markup=markup)
+                return
+            except BadRequest as error:
+                if "not modified" in str(error).lower():
+                    return
+                raise
+        chat = update.effective_chat
+        if chat is not None:
+            await send_html(chat.send_message, html, reply_markup=markup)
+
+    # Buttons under an answer
+
+    async def _view(
+        self, query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, lang: str
+    ) -> tuple[dict[str, Any], int] | None:
+        _, view_id, index = str(query.data).split(":")
+        view = recall_view(context.chat_data, view_id)
+        if view is None:
+            await query.answer(t("bot.odd.stale_button", lang))
+            return None
+        return view, int(index)
+
+    async def show_source(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Show the passage behind a source button."""
+        query = update.callback_query
+        if query is None:
+            return
+        lang = self._deps.language(update)
+        found = await self._view(query, context, lang)
+        if found is None:
+            return
+        view, index = found
+        sources = view.get("sources", [])
+        if index >= len(sources):
+            await query.answer(t("bot.odd.stale_button", lang))
+            return
+        source = sources[index]
+        await query.answer()
+        if query.message is not None:
+            await send_html(
+                query.message.chat.send_message,
+                passage_html(source["title"], source["snippet"], source["path"], lang),
+            )
+
+    async def _card(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> tuple[CallbackQuery, Card | None, str, str, str] | None:
+        query = update.callback_query
+        if query is None:
+            return None
+        lang = self._deps.language(update)
+        found = await self._view(query, context, lang)
+        if found is None:
+            return None
+        view, index = found
+        cards = view.get("cards", [])
+        if index >= len(cards):
+            await query.answer(t("bot.odd.stale_button", lang))
+            return None
+        kind, record_id = cards[index]
+        if kind not in ("programme", "event"):
+            await query.answer(t("bot.odd.stale_button", lang))
+            return None
+        card = await asyncio.to_thread(
+            self._deps.assistant.card, kind, record_id, lang=lang, now=self._deps.now()
+        )
+        return query, card, kind, record_id, lang
+
+    async def details(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Show a programme or event card in full."""
+        found = await self._card(update, context)
+        if found is None:
+            return
+        query, card, _, _, lang = found
+        if card is None or query.message is None:
+            await query.answer(t("bot.card.gone", lang), show_alert=True)
+            return
+        await query.answer()
+        view_id = remember_view(context.chat_data, cards=[card])
+        rows = card_rows(view_id, [card], lang, remind=self._deps.reminders, details=False)
+        await send_html(
+            query.message.chat.send_message,
+            card_html(card, lang),
+            reply_markup=InlineKeyboardMarkup(rows),
+        )
+
+    async def calendar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Send an .ics file for a programme or event."""
+        found = await self._card(update, context)
+        if found is None:
+            return
+        query, card, kind, record_id, lang = found
+        if card is None or query.message is None:
+            await query.answer(t("bot.card.gone", lang), show_alert=True)
+            return
+        ics = await asyncio.to_thread(self._deps.calendar_file, kind, record_id, lang)
+        if ics is None:
+            await query.answer(t("bot.card.no_dates", lang), show_alert=True)
+            return
+        await query.answer()
+        await query.message.chat.send_document(
+            InputFile(ics, filename=f"{record_id}.ics", attach=True),
+            caption=f"<b>{escape(card.title)}</b>\n{t('bot.card.ics_caption', lang)}",
+        )
+
+    # Feedback
+
+    async def feedback_up(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Record a 👍."""
+        await self._vote(update, context, helpful=True)
+
+    async def feedback_down(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Record a 👎 and ask for an optional reason (the button is handled: stop there)."""
+        view_id = await self._vote(update, context, helpful=False)
+        if view_id is None:
+            raise ApplicationHandlerStop(ConversationHandler.END)
+        lang = self._deps.language(update)
+        if context.user_data is not None:
+            context.user_data["reason_for"] = view_id
+        await persist_now(update, context, conversation=(FEEDBACK, REASON))
+        chat = update.effective_chat
+        if chat is not None:
+            await chat.send_message(
+                t("bot.feedback.ask_reason", lang), reply_markup=skip_reason_keyboard(lang)
+            )
+        raise ApplicationHandlerStop(REASON)
+
+    async def _vote(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, helpful: bool
+    ) -> str | None:
+        query = update.callback_query
+        user = update.effective_user
+        if query is None or user is None:
+            return None
+        lang = self._deps.language(update)
+        view_id = str(query.data).split(":")[1]
+        view = recall_view(context.chat_data, view_id)
+        if view is None:
+            await query.answer(t("bot.odd.stale_button", lang))
+            return None
+        await asyncio.to_thread(
+            self._deps.storage.record_feedback,
+            user_id=user.id,
+            answer_id=view_id,
+            helpful=helpful,
+            abstained=bool(view.get("abstained")),
+        )
+        await query.answer(t("bot.feedback.thanks", lang))
+        message = query.message
+        if isinstance(message, Message):
+            try:
+                await query.edit_message_reply_markup(without_feedback(message.reply_markup))
+            except BadRequest as error:
+                log.debug("could not remove the feedback buttons: %s", error)
+        return view_id
+
+    async def reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Store the reason given after a 👎, and stop: it is not a question."""
+        message = update.effective_message
+        user = update.effective_user
+        lang = self._deps.language(update)
+        view_id = (
+            context.user_data.pop("reason_for", None) if context.user_data is not None else None
+        )
+        if message is not None and user is not None and view_id and message.text:
+            await asyncio.to_thread(
+                self._deps.storage.record_reason,
+                user_id=user.id,
+                answer_id=str(view_id),
+                reason=message.text,
+            )
+            await persist_now(update, context, conversation=(FEEDBACK, None))
+            await message.reply_html(t("bot.feedback.reason_thanks", lang))
+        raise ApplicationHandlerStop(ConversationHandler.END)
+
+    async def skip_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """End the wait for a reason."""
+        query = update.callback_query
+        if context.user_data is not None:
+            context.user_data.pop("reason_for", None)
+        if query is not None:
+            await query.answer(t("bot.feedback.skipped", self._deps.language(update)))
+            try:
+                await query.edit_message_reply_markup(None)
+            except BadRequest as error:
+                log.debug("could not remove the skip button: %s", error)
+        raise ApplicationHandlerStop(ConversationHandler.END)
+
+    async def end_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        """End the wait for a reason when a command arrives."""
+        if context.user_data is not None:
+            context.user_data.pop("reason_for", None)
+        return ConversationHandler.END
+
+    # Location
+
+    async def location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Show the programmes and events nearest to a shared location."""
+        message = update.effective_message
+        if message is None or message.location is None:
+            return
+        lang = self._deps.language(update)
+        cards = await asyncio.to_thread(
+            self._deps.assistant.nearest,
+            message.location.latitude,
+            message.location.longitude,
+            lang=lang,
+            now=self._deps.now(),
+        )
+        if not cards:
+            await message.reply_html(t("bot.location.none", lang))
+            return
+        await self.send_cards(update, context, t("bot.location.header", lang), cards, lang)

@@ -1,0 +1,108 @@
+"""What the handlers need, typed against small Protocols, and the per-update language lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+
+from bot.storage import BotStorage
+from learncity.db import ForgetsUsers
+from learncity.flood import FloodControl
+from learncity.i18n import normalize_language
+from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters
+
+
+class AssistantPort(Protocol):
+    """The answering service (retrieval.assistant.Assistant)."""
+
+    def ask(
+        self,
+        question: str,
+        *,
+        lang: str | None = None,
+        filters: Filters | None = None,
+        now: dt.datetime | None = None,
+    ) -> Answer: ...
+
+    def browse(
+        self,
+        *,
+        audience: str | None = None,
+        topic: str | None = None,
+        lang: str,
+        offset: int = 0,
+        limit: int = 5,
+        now: dt.datetime | None = None,
+    ) -> tuple[list[Card], int]: ...
+
+    def events_between(
+        self, start: dt.datetime, end: dt.datetime, *, lang: str, filters: Filters | None = None
+    ) -> list[Card]: ...
+
+    def nearest(
+        self, lat: float, lon: float, *, lang: str, limit: int = 5, now: dt.datetime | None = None
+    ) -> list[Card]: ...
+
+    def card(
+        self, kind: CardKind, record_id: str, *, lang: str, now: dt.datetime | None = None
+    ) -> Card | None: ...
+
+    def contact_for(self, kind: str, lang: str) -> ContactInfo: ...
+
+    def safeguarding_contacts(self, lang: str) -> list[ContactInfo]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadSummary:
+    """What a re-index did, in plain values for staff messages."""
+
+    summary: str
+    errors: tuple[str, ...]  # "path:line: message"
+
+
+@dataclass(frozen=True, slots=True)
+class BotDeps:
+    """Everything the handlers use, built once in `build_application`."""
+
+    assistant: AssistantPort
+    storage: BotStorage
+    forgetters: Sequence[ForgetsUsers]
+    flood: FloodControl
+    admin_ids: frozenset[int]
+    admin_chat_id: int | None
+    default_language: str
+    zone: ZoneInfo
+    reload_knowledge: Callable[[], ReloadSummary]
+    calendar_file: Callable[[str, str, str], bytes | None]  # (kind, id, lang) -> .ics or None
+    embed: Callable[[list[str]], list[list[float]]]
+    max_question_chars: int = 1000
+    typing_after: float = 0.4  # seconds of work before "typing…" is shown
+    reminders: bool = False  # show 🔔 under cards (the reminders area is registered)
+    areas: tuple[str, ...] = ()  # optional areas present (skills, reminders)
+    clock: Callable[[], dt.datetime] | None = None  # tests fix the time; None: the real clock
+
+    def language(self, update: Update) -> str:
+        """Return the language to answer `update` in: the user's choice, else Telegram's."""
+        user = update.effective_user
+        if user is None:
+            return self.default_language
+        chosen = self.storage.language_of(user.id)
+        if chosen:
+            return chosen
+        return normalize_language(user.language_code, self.default_language)
+
+    def is_staff(self, update: Update) -> bool:
+        """Return True when the update comes from a staff member (ADMIN_USER_IDS)."""
+        user = update.effective_user
+        return user is not None and user.id in self.admin_ids
+
+    def now(self) -> dt.datetime:
+        """Return the current time in the city's zone."""
+        if self.clock is not None:
+            return self.clock().astimezone(self.zone)
+        return dt.datetime.now(self.zone)

@@ -1,0 +1,187 @@
+"""python-telegram-bot persistence on the SQL database (SQLAlchemy), instead of a pickle file.
+
+Data is stored as JSON, so only plain values may go into user_data / chat_data / bot_data.
+Data is converted to JSON in the event loop (so nothing mutates it meanwhile); database calls run
+in a worker thread so a slow disk never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import MutableMapping
+from typing import Any
+
+from sqlalchemy import delete, select
+from telegram.ext import BasePersistence, PersistenceInput
+
+from bot.storage import BotDataRow, BotStorage, ChatDataRow, ConversationRow, UserDataRow
+from learncity.db import upsert
+
+Data = dict[str, Any]
+# The shapes PTB uses for conversations (its own aliases live in a private module).
+ConversationKey = tuple[int | str, ...]
+ConversationDict = MutableMapping[ConversationKey, object]
+
+
+def _key_text(key: ConversationKey) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def _key_tuple(text: str) -> ConversationKey:
+    return tuple(json.loads(text))
+
+
+def _json_safe(value: Any) -> Any:
+    # Tuples come back as lists: PTB compares conversation states by value, and ours are strings.
+    return json.loads(json.dumps(value, default=str))
+
+
+class SQLPersistence(BasePersistence[Data, Data, Data]):
+    """Keep user, chat and bot data and conversation states in the bot's SQL tables."""
+
+    def __init__(self, *, storage: BotStorage, update_interval: float = 1.0) -> None:
+        super().__init__(
+            store_data=PersistenceInput(
+                bot_data=True, chat_data=True, user_data=True, callback_data=False
+            ),
+            update_interval=update_interval,
+        )
+        self._storage = storage
+        self._last_bot_data: str | None = None
+
+    # Loading
+
+    def _load_user_data(self) -> dict[int, Data]:
+        with self._storage.session() as session:
+            rows = session.scalars(select(UserDataRow)).all()
+            return {row.user_id: dict(row.data) for row in rows}
+
+    def _load_chat_data(self) -> dict[int, Data]:
+        with self._storage.session() as session:
+            rows = session.scalars(select(ChatDataRow)).all()
+            return {row.chat_id: dict(row.data) for row in rows}
+
+    async def get_user_data(self) -> dict[int, Data]:
+        """Return every user's data."""
+        return await asyncio.to_thread(self._load_user_data)
+
+    async def get_chat_data(self) -> dict[int, Data]:
+        """Return every chat's data."""
+        return await asyncio.to_thread(self._load_chat_data)
+
+    def _load_bot_data(self) -> Data:
+        with self._storage.session() as session:
+            row = session.get(BotDataRow, 1)
+            return dict(row.data) if row else {}
+
+    async def get_bot_data(self) -> Data:
+        """Return the bot-wide data."""
+        data = await asyncio.to_thread(self._load_bot_data)
+        self._last_bot_data = json.dumps(data, sort_keys=True, default=str)
+        return data
+
+    async def get_callback_data(self) -> None:
+        """Return nothing: the bot does not use arbitrary callback data."""
+        return None
+
+    def _load_conversations(self, name: str) -> ConversationDict:
+        with self._storage.session() as session:
+            rows = session.scalars(select(ConversationRow).where(ConversationRow.name == name))
+            return {_key_tuple(row.key): row.state for row in rows}
+
+    async def get_conversations(self, name: str) -> ConversationDict:
+        """Return the states of the conversation handler called `name`."""
+        return await asyncio.to_thread(self._load_conversations, name)
+
+    # Writing
+
+    def _write_conversation(self, name: str, key: ConversationKey, state: object | None) -> None:
+        key_text = _key_text(key)
+        with self._storage.engine.begin() as connection:
+            if state is None:
+                connection.execute(
+                    delete(ConversationRow).where(
+                        ConversationRow.name == name, ConversationRow.key == key_text
+                    )
+                )
+            else:
+                upsert(connection, ConversationRow, {"name": name, "key": key_text},
+                       {"state": state})
+
+    async def update_conversation(
+        self, name: str, key: ConversationKey, new_state: object | None
+    ) -> None:
+        """Store (or, for None, delete) one conversation's state."""
+        await asyncio.to_thread(
+            self._write_conversation,
+            name,
+            key,
+            None if new_state is None else _json_safe(new_state),
+        )
+
+    def _upsert(self, table: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
+        # Core statements, not the ORM: this runs for every active chat every second.
+        with self._storage.engine.begin() as connection:
+            upsert(connection, table, key, values)
+
+    def _write_user_data(self, user_id: int, data: Data) -> None:
+        self._upsert(UserDataRow.__table__, {"user_id": user_id}, {"data": data})
+
+    def _write_chat_data(self, chat_id: int, data: Data) -> None:
+        self._upsert(ChatDataRow.__table__, {"chat_id": chat_id}, {"data": data})
+
+    async def update_user_data(self, user_id: int, data: Data) -> None:
+        """Store one user's data."""
+        await asyncio.to_thread(self._write_user_data, user_id, _json_safe(data))
+
+    async def update_chat_data(self, chat_id: int, data: Data) -> None:
+        """Store one chat's data."""
+        await asyncio.to_thread(self._write_chat_data, chat_id, _json_safe(data))
+
+    def _write_bot_data(self, data: Data) -> None:
+        with self._storage.session() as session, session.begin():
+            row = session.get(BotDataRow, 1)
+            if row is None:
+                session.add(BotDataRow(id=1, data=data))
+            else:
+                row.data = data
+
+    async def update_bot_data(self, data: Data) -> None:
+        """Store the bot-wide data when it changed (PTB hands it over on every run)."""
+        text = json.dumps(data, sort_keys=True, default=str)
+        if text == self._last_bot_data:
+            return
+        await asyncio.to_thread(self._write_bot_data, _json_safe(data))
+        self._last_bot_data = text
+
+    async def update_callback_data(self, data: object) -> None:
+        """Do nothing: the bot does not use arbitrary callback data."""
+
+    def _drop_user_data(self, user_id: int) -> None:
+        with self._storage.session() as session, session.begin():
+            session.execute(delete(UserDataRow).where(UserDataRow.user_id == user_id))
+
+    def _drop_chat_data(self, chat_id: int) -> None:
+        with self._storage.session() as session, session.begin():
+            session.execute(delete(ChatDataRow).where(ChatDataRow.chat_id == chat_id))
+
+    async def drop_user_data(self, user_id: int) -> None:
+        """Delete one user's data."""
+        await asyncio.to_thread(self._drop_user_data, user_id)
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        """Delete one chat's data."""
+        await asyncio.to_thread(self._drop_chat_data, chat_id)
+
+    async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
+        """Do nothing: this process is the only writer, so memory is never stale."""
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
+        """Do nothing: this process is the only writer, so memory is never stale."""
+
+    async def refresh_bot_data(self, bot_data: Data) -> None:
+        """Do nothing: this process is the only writer, so memory is never stale."""
+
+    async def flush(self) -> None:
+        """Do nothing: every update is committed at once."""

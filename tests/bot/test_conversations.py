@@ -1,0 +1,117 @@
+"""Scripted conversations through the emulator: what a resident sees, button by button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.storage import FeedbackRow, QuestionRow, UnansweredRow
+from bot_api_emulator import BotMessage
+from tests.bot.conftest import BotRunner
+
+ENROLMENT_EN = "How do I enrol my child in primary school?"
+
+
+def source_button(message: BotMessage) -> dict[str, Any]:
+    """Return the first source button (📄) under an answer."""
+    for button in message.buttons:
+        if str(button.get("text", "")).startswith("📄"):
+            return button
+    raise AssertionError(f"no source button in {message.button_texts}")
+
+
+async def test_first_contact_language_question_source_feedback(running: BotRunner) -> None:
+    emulator = running.emulator
+    anna = emulator.create_user("Anna", language_code="it")
+
+    await anna.send_command("start")
+    [welcome] = await emulator.wait_for(anna.chat_id)
+    assert "Assistente" in welcome.text
+    assert "/privacy" in welcome.text and "/forget" in welcome.text  # one-line privacy notice
+    assert "🇬🇧 English" in welcome.button_texts and "📚 Corsi" in welcome.button_texts
+
+    await anna.press(welcome, "English")
+    [menu] = await emulator.wait_for(anna.chat_id)
+    assert "speak English" in menu.text
+    assert "📚 Courses" in menu.button_texts
+
+    await anna.send_text(ENROLMENT_EN)
+    [answer] = await emulator.wait_for(anna.chat_id, timeout=15)
+    assert "typing" in emulator.chat_actions(anna.chat_id)
+    assert "enrol" in answer.text.lower()
+    assert "👍" in answer.button_texts and "👎" in answer.button_texts
+    source = source_button(answer)
+    if "callback_data" in source:
+        await anna.press(answer, data=source["callback_data"])
+        [passage] = await emulator.wait_for(anna.chat_id)
+        assert "Source:" in passage.text
+    else:
+        assert source["url"].startswith("http")
+
+    update = await anna.press(answer, "👎")
+    reply = await emulator.wait_for_callback_answer(update["callback_query"]["id"])
+    assert "Thank you" in reply["text"]
+    [ask_reason] = await emulator.wait_for(anna.chat_id)
+    assert "what was missing" in ask_reason.text
+    await anna.send_text("I wanted the dates for next year")
+    [thanks] = await emulator.wait_for(anna.chat_id)
+    assert "staff will read it" in thanks.text
+
+    with running.services.engine.connect() as connection:
+        feedback = connection.execute(select(FeedbackRow.helpful, FeedbackRow.reason)).all()
+        questions = connection.execute(select(QuestionRow.lang)).all()
+    assert feedback == [(False, "I wanted the dates for next year")]
+    assert questions == [("en",)]  # the reason was not taken for a question
+
+
+async def test_abstention_gives_the_human_contact_and_logs_no_user(running: BotRunner) -> None:
+    emulator = running.emulator
+    marco = emulator.create_user("Marco", language_code="it")
+    await marco.send_text("Quanto costa un biglietto aereo per Tokyo a luglio?")
+    [answer] = await emulator.wait_for(marco.chat_id, timeout=15)
+    assert "Non ho questa informazione" in answer.text or "non ho" in answer.text.lower()
+    assert any(char.isdigit() for char in answer.text)  # a phone number to call
+    with running.services.engine.connect() as connection:
+        rows = connection.execute(select(UnansweredRow.text)).all()
+    assert rows and "Tokyo" in rows[0][0]
+    assert str(marco.id) not in rows[0][0]
+
+
+async def test_restart_mid_conversation_keeps_the_state(running: BotRunner) -> None:
+    emulator = running.emulator
+    lucia = emulator.create_user("Lucia", language_code="en")
+    await lucia.send_command("start")
+    [welcome] = await emulator.wait_for(lucia.chat_id)
+    await lucia.press(welcome, "English")
+    await emulator.wait_for(lucia.chat_id)
+    await lucia.send_text(ENROLMENT_EN)
+    [answer] = await emulator.wait_for(lucia.chat_id, timeout=15)
+    await lucia.press(answer, "👎")
+    [ask_reason] = await emulator.wait_for(lucia.chat_id)
+    assert "what was missing" in ask_reason.text
+
+    await running.restart()  # the process goes away while the bot waits for the reason
+
+    await lucia.send_text("The page about fees was missing")
+    [thanks] = await emulator.wait_for(lucia.chat_id, timeout=10)
+    assert "staff will read it" in thanks.text  # still English, still waiting for the reason
+    with running.services.engine.connect() as connection:
+        reasons = connection.execute(select(FeedbackRow.reason)).scalars().all()
+    assert reasons == ["The page about fees was missing"]
+    # And the buttons of the old answer still work after the restart.
+    source = source_button(answer)
+    if "callback_data" in source:
+        await lucia.press(answer, data=source["callback_data"])
+        [passage] = await emulator.wait_for(lucia.chat_id)
+        assert "Source:" in passage.text
+
+
+async def test_a_quick_answer_needs_no_typing_indicator(runner: BotRunner) -> None:
+    runner.typing_after = 5.0
+    await runner.start()
+    emulator = runner.emulator
+    zeno = emulator.create_user("Zeno", language_code="en")
+    await zeno.send_text(ENROLMENT_EN)
+    await emulator.wait_for(zeno.chat_id, timeout=15)
+    assert "typing" not in emulator.chat_actions(zeno.chat_id)
