@@ -333,6 +333,8 @@ class Assistant:
                 contact=parsed.wants_contact,
                 when=parsed.wants_time,
                 expansion=parsed.expansion,
+                records=parsed.wants_programmes or parsed.wants_events,
+                implied=parsed.implied_audiences,
             )
         else:
             route = "guide"
@@ -346,6 +348,8 @@ class Assistant:
                 contact=parsed.wants_contact,
                 when=parsed.wants_time,
                 expansion=parsed.expansion,
+                records=parsed.wants_programmes or parsed.wants_events,
+                implied=parsed.implied_audiences,
             )
         answer = replace(
             answer, question=question, latency_ms=(time.perf_counter() - started) * 1000
@@ -564,7 +568,14 @@ class Assistant:
         contact: bool = False,
         when: bool = False,
         expansion: str = "",
+        records: bool = False,
+        implied: tuple[str, ...] = (),
     ) -> Answer:
+        """Answer from the best guide passages; `records`: the question asks for courses or events.
+
+        Asked for courses, the guide's extract is followed by the cards of the asked topic (and
+        audience): a guide's introduction alone does not answer "corsi di ... per ...".
+        """
         top = hits[0].score
         texts = _by_document(
             [hit for hit in hits if hit.chunk.metadata.get("kind") not in _RECORD_KINDS],
@@ -604,10 +615,16 @@ class Assistant:
             )
             if phrased is not None:
                 text = phrased.text
-        # A programme or event as relevant as the guide is worth showing too.
-        cards = self._cards_from_hits(
-            [hit for hit in hits if hit.score >= top * 0.9], wanted, now, lang, limit=3
-        )
+        asked = self._asked_records(hits, wanted, now, implied) if records else []
+        if asked:
+            cards = [self._card_for(c.kind, c.record, lang, now, c.next_start) for c in asked]
+            text += "\n\n" + t("answers.cards_intro", lang) + "\n"
+            text += "\n".join(_card_line(card) for card in cards)
+        else:
+            # A programme or event as relevant as the guide is worth showing too.
+            cards = self._cards_from_hits(
+                [hit for hit in hits if hit.score >= top * 0.9], wanted, now, lang, limit=3
+            )
         return Answer(
             question=question,
             lang=lang,
@@ -653,20 +670,9 @@ class Assistant:
         *,
         implied: tuple[str, ...] = (),
     ) -> Answer | None:
-        strict = _focus(self._rank(hits, wanted, now), wanted, implied)
-        loose = _focus(self._rank(hits, _soft_only(wanted), now), wanted, implied)
-        best_loose = loose[0].score if loose else 0.0
-        relaxed = False
-        candidates = strict
-        # Only unrelated records meet every constraint ("free, in Librino" but no after-school
-        # club there): show the relevant ones and say they do not meet everything.
-        if not strict or strict[0].score < RELAX_RATIO * best_loose:
-            candidates = loose
-            relaxed = bool(loose) and wanted != _soft_only(wanted)
-        if not candidates:
+        chosen, relaxed = self._choose(hits, wanted, now, implied)
+        if not chosen:
             return None
-        best = candidates[0].score
-        chosen = [c for c in candidates if c.score >= best * CARD_RELATIVE_FLOOR][:MAX_CARDS]
         cards = [self._card_for(c.kind, c.record, lang, now, c.next_start) for c in chosen]
         if relaxed:
             intro = t("answers.cards_relaxed", lang, filters=_describe_filters(wanted, lang))
@@ -701,6 +707,46 @@ class Assistant:
             cards=tuple(cards),
             filters=wanted,
         )
+
+    def _choose(
+        self, hits: Sequence[Hit], wanted: Filters, now: dt.datetime, implied: tuple[str, ...]
+    ) -> tuple[list[_Candidate], bool]:
+        """Return the records to show as cards, best first, and whether constraints were relaxed."""
+        strict = _focus(self._rank(hits, wanted, now), wanted, implied)
+        loose = _focus(self._rank(hits, _soft_only(wanted), now), wanted, implied)
+        best_loose = loose[0].score if loose else 0.0
+        relaxed = False
+        candidates = strict
+        # Only unrelated records meet every constraint ("free, in Librino" but no after-school
+        # club there): show the relevant ones and say they do not meet everything.
+        if not strict or strict[0].score < RELAX_RATIO * best_loose:
+            candidates = loose
+            relaxed = bool(loose) and wanted != _soft_only(wanted)
+        if not candidates:
+            return [], False
+        best = candidates[0].score
+        chosen = [c for c in candidates if c.score >= best * CARD_RELATIVE_FLOOR][:MAX_CARDS]
+        return chosen, relaxed
+
+    def _asked_records(
+        self, hits: Sequence[Hit], wanted: Filters, now: dt.datetime, implied: tuple[str, ...]
+    ) -> list[_Candidate]:
+        """Return the records of the asked topic (and audience) a guide-led answer must list.
+
+        "Corsi di informatica per over 60?": the guide's overview ranks first, but the resident
+        asked for courses; the folder's computer courses for seniors are the answer, whatever
+        their words score against the guide's.
+        """
+        if not wanted.topics:
+            return []
+        chosen, _ = self._choose(hits, _soft_only(wanted), now, implied)
+        audiences = set(wanted.audiences) - set(implied)
+        return [
+            c
+            for c in chosen
+            if set(wanted.topics) & {str(topic) for topic in c.record.topics}
+            and (not audiences or (audiences | {"everyone"}) & {str(a) for a in c.record.audiences})
+        ]
 
     def _event_listing(
         self,

@@ -205,6 +205,12 @@ IMPLIED_AUDIENCE_WORDS: dict[str, tuple[str, ...]] = {
         "my mom", "my dad",
     ),
 }  # fmt: skip
+# "I'm 70", "ho 72 anni", "he is 80 years old": the age of whom the course is for.
+_AGE = re.compile(
+    r"(?<![\w])(?:(?:i'?m|i am|he'?s|she'?s|he is|she is|aged?) (\d{2,3})(?![\w])"
+    r"|(\d{2,3}) ?(?:anni|years?|yrs|y/?o)(?![\w]))"
+)
+SENIOR_AGE = 60
 
 TOPIC_WORDS: dict[str, tuple[str, ...]] = {
     "italian-language": ("italiano", "lingua italiana", "italian", "l2", "ita l2"),
@@ -257,6 +263,8 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
         "cpia",
         "licenza media",
         "diploma serale",
+        "diploma la sera",
+        "diploma di sera",
         "scuola serale",
         "evening diploma*",
         "adult education",
@@ -364,7 +372,7 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
     "early-childhood": ("asilo", "nido", "infanzia", "nursery", "kindergarten", "preschool", "0-6"),
     "history-heritage": ("storia", "history", "heritage", "patrimonio", "archeolog*"),
     "cooking": ("cucina", "cucinare", "cooking", "cook"),
-    "finance": ("finanz*", "soldi", "money", "budget", "risparmi*", "savings"),
+    "finance": ("finanz*", "financ*", "soldi", "money", "budget", "risparmi*", "savings"),
     "soft-skills": (
         "soft skill*",
         "competenze trasversali",
@@ -518,6 +526,18 @@ PROGRAMME_WORDS = (
     "learn",
     "learning to",
     "studiare",
+    # Names of programmes themselves: a school, a diploma course, a place that runs sessions.
+    "scuola serale",
+    "diploma serale",
+    "diploma la sera",
+    "diploma di sera",
+    "evening school",
+    "night school",
+    "evening diploma*",
+    "maker space",
+    "makerspace",
+    "fablab",
+    "fab lab",
 )
 
 # Needs residents name in their own words, with the words the city's files use for them in both
@@ -877,6 +897,9 @@ class QueryParser:
         )
         if speaks and "italian" not in speaks.group() and "migrants" not in audiences:
             implied += ("migrants",)
+        ages = [int(a or b) for a, b in _AGE.findall(text)]
+        if any(age >= SENIOR_AGE for age in ages) and "seniors" not in audiences + implied:
+            implied += ("seniors",)
         audiences += implied
         topics = tuple(key for key, pattern in self._topics.items() if pattern.search(topic_text))
         free_text = self._not_free.sub(" ", text)

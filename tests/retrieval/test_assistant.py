@@ -449,3 +449,80 @@ def test_a_table_row_answers_a_price_question(assistant: Assistant) -> None:
 
     assert answer.sources[0].path == "guides/mensa-e-trasporto-scolastico.html"
     assert "ISEECosto" not in answer.text and "1,50 euro" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "guide", "expected"),
+    [
+        (
+            "corsi di informatica per over 60?",
+            "guides/digitale-over-60.md",
+            {"computer-base-senior-cibali", "smartphone-over60-picanello"},
+        ),
+        (
+            "dove posso imparare a usare lo smartphone?",
+            "guides/digitale-over-60.md",
+            {"smartphone-over60-picanello"},
+        ),
+        ("maker space", "guides/biblioteche-e-maker-space.md", {"maker-space-biblioteca-nesima"}),
+    ],
+)
+def test_asking_for_courses_a_guide_introduces_gets_the_course_cards(
+    assistant: Assistant, question: str, guide: str, expected: set[str]
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+
+    assert not answer.abstained
+    assert expected <= {card.id for card in answer.cards}, answer.text
+    kb = assistant._knowledge.current  # noqa: SLF001 - check the records behind the cards
+    topics = set(answer.filters.topics)
+    assert all(
+        topics & set(kb.programmes[card.id].topics)
+        for card in answer.cards
+        if card.id in kb.programmes
+    )
+    # The guide's short extract may come first; the courses are listed, not only announced.
+    assert answer.sources[0].path == guide
+    assert all(card.title in answer.text for card in answer.cards)
+    assert answer.text.index(answer.cards[0].title) > 0
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("dove posso prendere il diploma la sera?", "it"), ("evening diploma for adults", "en")],
+)
+def test_asking_for_an_evening_diploma_gets_the_evening_school(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+
+    assert answer.lang == lang
+    assert [card.id for card in answer.cards][:1] == ["diploma-serale-ragioneria"]
+    assert answer.cards[0].title in answer.text
+
+
+def test_a_senior_giving_their_age_gets_only_the_courses_for_seniors(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("I want to learn to use a computer, I'm 70", now=NOW)
+
+    assert {card.id for card in answer.cards} == {
+        "computer-base-senior-cibali",
+        "smartphone-over60-picanello",
+    }, answer.text
+
+
+def test_a_financial_literacy_course_is_about_money(assistant: Assistant) -> None:
+    answer = assistant.ask("financial literacy course", now=NOW)
+
+    assert "finance" in answer.filters.topics
+    assert {"educazione-finanziaria", "money-basics-young"} <= {c.id for c in answer.cards}
+
+
+def test_a_guide_question_without_courses_asked_stays_a_guide_answer(
+    assistant: Assistant,
+) -> None:
+    answer = assistant.ask("come si fa la tessera della biblioteca?", now=NOW)
+
+    assert answer.sources[0].path == "guides/biblioteche-e-maker-space.md"
+    assert not answer.cards

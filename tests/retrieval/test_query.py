@@ -220,3 +220,37 @@ def test_open_on_a_weekday_asks_for_opening_hours(parser: QueryParser) -> None:
 def test_a_kind_of_event_with_a_month_is_not_a_window_alone(parser: QueryParser) -> None:
     assert not parser.parse("concerti a dicembre").only_when
     assert parser.parse("eventi a dicembre").only_when
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("dove posso prendere il diploma la sera?", "adult-education"),
+        ("evening diploma for adults", "adult-education"),
+        ("c'è una scuola serale?", "adult-education"),
+        ("maker space", "making"),
+        ("financial literacy course", "finance"),
+    ],
+)
+def test_naming_a_school_or_a_course_asks_for_programmes(
+    parser: QueryParser, question: str, topic: str
+) -> None:
+    parsed = parser.parse(question, now=WEDNESDAY)
+
+    assert parsed.wants_programmes
+    assert topic in parsed.filters.topics
+
+
+@pytest.mark.parametrize(
+    ("question", "implied"),
+    [
+        ("I want to learn to use a computer, I'm 70", ("seniors",)),
+        ("mio padre ha 82 anni, corsi di computer?", ("seniors",)),
+        ("ho 40 anni, corsi di inglese?", ()),
+        ("corso a 60 euro", ()),
+    ],
+)
+def test_an_age_of_sixty_or_more_implies_seniors(
+    parser: QueryParser, question: str, implied: tuple[str, ...]
+) -> None:
+    assert parser.parse(question, now=WEDNESDAY).implied_audiences == implied
