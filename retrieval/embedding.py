@@ -18,6 +18,7 @@ from langchain_core.embeddings import Embeddings
 if TYPE_CHECKING:
     from learncity.settings import Settings
 
+_RECENT_QUERIES = 64
 _UPPER_WORD = re.compile(r"\b[^\W\d_a-z]{2,}\b")
 
 
@@ -46,6 +47,7 @@ class UniversalSentenceEncoder(Embeddings):
         self._fold_capitals = fold_capitals
         self._model: object | None = None
         self._lock = threading.Lock()
+        self._recent: dict[str, tuple[float, ...]] = {}
 
     def warm_up(self) -> None:
         """Load the weights now, so the first resident does not wait."""
@@ -77,8 +79,17 @@ class UniversalSentenceEncoder(Embeddings):
         return self.embed_array(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one question."""
-        return self.embed_array([text])[0].tolist()
+        """Embed one question (recent ones are remembered: one answer embeds its question twice)."""
+        with self._lock:
+            cached = self._recent.get(text)
+        if cached is not None:
+            return list(cached)
+        vector = self.embed_array([text])[0].tolist()
+        with self._lock:
+            self._recent[text] = tuple(vector)
+            if len(self._recent) > _RECENT_QUERIES:
+                self._recent.pop(next(iter(self._recent)))
+        return vector
 
 
 def make_embeddings(settings: Settings) -> Embeddings:

@@ -55,6 +55,9 @@ class VectorIndex(Protocol):
     def all_chunks(self) -> list[Chunk]:
         """Return every stored chunk (text and metadata)."""
 
+    def export(self) -> tuple[list[Chunk], np.ndarray]:
+        """Return every stored chunk and its vector (row i of the matrix belongs to chunk i)."""
+
     def query(self, vector: Sequence[float], k: int, where: Where | None = None) -> list[Hit]:
         """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""
 
@@ -256,6 +259,24 @@ class ChromaVectorIndex:
             ):
                 chunks.append(Chunk(id=chunk_id, text=text or "", metadata=_flat(metadata)))
         return chunks
+
+    def export(self) -> tuple[list[Chunk], np.ndarray]:
+        """Return every stored chunk and its vector (row i of the matrix belongs to chunk i)."""
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        for offset in range(0, self.count(), _PAGE):
+            page = self.collection.get(
+                include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset
+            )
+            embedded = page["embeddings"] if page["embeddings"] is not None else []
+            for chunk_id, text, metadata, vector in zip(
+                page["ids"], page["documents"] or [], page["metadatas"] or [], embedded,
+                strict=True,
+            ):
+                chunks.append(Chunk(id=chunk_id, text=text or "", metadata=_flat(metadata)))
+                vectors.append(np.asarray(vector, dtype=np.float32))
+        matrix = np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        return chunks, matrix
 
     def query(self, vector: Sequence[float], k: int, where: Where | None = None) -> list[Hit]:
         """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""

@@ -126,6 +126,17 @@ def test_a_stored_vector_is_its_own_nearest_neighbour_with_cosine_one(
     assert hit.dense == pytest.approx(1.0, abs=1e-3)
 
 
+def test_export_returns_every_chunk_with_its_stored_vector(
+    filled: ChromaVectorIndex, embeddings: UniversalSentenceEncoder
+) -> None:
+    chunks, matrix = filled.export()
+    assert sorted(chunk.id for chunk in chunks) == sorted(f"chunk-{name}" for name in TEXTS)
+    assert matrix.shape == (len(TEXTS), 512)
+    for chunk, row in zip(chunks, matrix, strict=True):
+        expected = embeddings.embed_documents([chunk.text])[0]
+        assert float(row @ expected) == pytest.approx(1.0, abs=1e-3)
+
+
 def test_where_filters_by_metadata_equality(
     filled: ChromaVectorIndex, embeddings: UniversalSentenceEncoder
 ) -> None:

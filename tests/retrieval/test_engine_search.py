@@ -178,3 +178,18 @@ def test_reopened_index_serves_without_reembedding(
     assert counting.embedded == len(
         {c.metadata["title"] for f in files_for(DOCS).values() for c in f.chunks}
     )  # the titles, once, for title similarity
+
+
+def test_in_memory_dense_ranking_agrees_with_chroma_and_honours_where(
+    tmp_path: Path, embeddings: UniversalSentenceEncoder
+) -> None:
+    index = ChromaVectorIndex(embeddings=embeddings, path=tmp_path)
+    searcher = HybridSearcher(index=index, embeddings=embeddings, lexical_weight=0, title_weight=0)
+    Indexer(index=index, embeddings=embeddings, searcher=searcher).sync(files_for(DOCS))
+    question = "my son quit going to classes, who can help us?"
+    vector = embeddings.embed_query(question)
+    from_chroma = [hit.chunk.id for hit in index.query(vector, 3)]
+    in_memory = [hit.chunk.id for hit in searcher.search(question, k=3)]
+    assert in_memory == from_chroma
+    only = searcher.search(question, k=3, where={"path": "guides/library.md"})
+    assert only and {hit.chunk.metadata["path"] for hit in only} == {"guides/library.md"}
