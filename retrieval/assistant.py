@@ -316,29 +316,17 @@ class Assistant:
         elif relevance < self._threshold and not named:
             route = "abstain"
             answer = self._abstain(text, language, hits, wanted)
-        elif not parsed.opening_hours and self._wants_cards(
-            hits, parsed.wants_programmes or parsed.wants_events, wanted
-        ):
-            carded = self._card_answer(
-                text, language, hits, wanted, moment, implied=parsed.implied_audiences
+        else:
+            carded = (
+                self._card_answer(
+                    text, language, hits, wanted, moment, implied=parsed.implied_audiences
+                )
+                if not parsed.opening_hours
+                and self._wants_cards(hits, parsed.wants_programmes or parsed.wants_events, wanted)
+                else None
             )
             route = "cards" if carded is not None else "guide"
             answer = carded or self._guide_answer(
-                text,
-                language,
-                hits,
-                wanted,
-                moment,
-                vector=vector,
-                contact=parsed.wants_contact,
-                when=parsed.wants_time,
-                expansion=parsed.expansion,
-                records=parsed.wants_programmes or parsed.wants_events,
-                implied=parsed.implied_audiences,
-            )
-        else:
-            route = "guide"
-            answer = self._guide_answer(
                 text,
                 language,
                 hits,
