@@ -162,7 +162,10 @@ def _areas(services: Services, deps: BotDeps) -> list[tuple[str, Area]]:
 
     areas: list[tuple[str, Area]] = []
     if services.skills is not None:
-        areas.append(("skills", SkillsHandlers(service=services.skills, language=deps.language)))
+        skills = SkillsHandlers(
+            service=services.skills, language=deps.language, reminders=services.reminders
+        )
+        areas.append(("skills", skills))
     if services.reminders is not None:
         reminders = ReminderHandlers(service=services.reminders, language=deps.language)
         areas.append(("reminders", reminders))

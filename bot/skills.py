@@ -8,6 +8,7 @@ database, so buttons keep working after a restart and old ones are recognised):
   sk:a:<flow>:<step>:<value>   answer step <step>          sk:b:<flow>:<step>  back
   sk:p:<flow>  sk:x:<flow>     pause, cancel
   sk:d:<programme>             programme details
+  sk:w:<flow>                  weekly digest on the topics of the latest results (recomputed)
   rem:prog:<programme>         "Remind me" (handled by the reminders area)
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from html import escape
+from typing import Any, Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
@@ -43,6 +45,15 @@ def _default_language(update: Update) -> str:
     return normalize_language(user.language_code if user else None)
 
 
+class DigestSubscriber(Protocol):
+    """The part of the reminders service that opts a user into the weekly digest."""
+
+    def set_digest(
+        self, *, user_id: int, chat_id: int, lang: str, opted_in: bool,
+        interests: Sequence[str] | None = None,
+    ) -> object: ...
+
+
 class _InFlow(filters.UpdateFilter):
     """Passes a text message only when its sender is answering a questionnaire right now."""
 
@@ -58,9 +69,16 @@ class _InFlow(filters.UpdateFilter):
 class SkillsHandlers:
     """The /skills handlers; PTB gets the bound methods from `handlers()`."""
 
-    def __init__(self, *, service: FlowService, language: Language = _default_language) -> None:
+    def __init__(
+        self,
+        *,
+        service: FlowService,
+        language: Language = _default_language,
+        reminders: DigestSubscriber | None = None,
+    ) -> None:
         self._service = service
         self._language = language
+        self._reminders = reminders  # None: no digest button under the results
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """Return the handlers, to register before the free-text handler (same or lower group)."""
@@ -157,6 +175,8 @@ class SkillsHandlers:
                 rows = [[_button(t("flows.remind_one", lang), f"rem:prog:{programme_id}")]]
                 await self._send(context, update,
                                  self._service.programme_details(programme_id, lang=lang), rows)
+            elif action == "w" and len(args) == 1:
+                await self._digest(context, update, args[0], lang)
             else:
                 await query.answer(t("flows.not_in_progress", lang), show_alert=True)
         except StaleStep:
@@ -181,6 +201,29 @@ class SkillsHandlers:
             t("flows.use_buttons", lang),
             reply_markup=InlineKeyboardMarkup(rows) if rows else None,
         )
+
+    async def _digest(
+        self, context: ContextTypes.DEFAULT_TYPE, update: Update, flow_id: str, lang: str
+    ) -> None:
+        """Opt the user into the weekly digest on the topics of their latest results."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None:
+            return
+        if self._reminders is None:
+            await query.answer(t("flows.digest_unavailable", lang), show_alert=True)
+            return
+        # Recomputed from the stored results: the button carries only the flow id.
+        topics = self._service.digest_topics(user.id, flow_id)
+        if not topics:
+            await query.answer(t("flows.digest_no_results", lang), show_alert=True)
+            return
+        chat_id = update.effective_chat.id if update.effective_chat else user.id
+        self._reminders.set_digest(user_id=user.id, chat_id=chat_id, lang=lang, opted_in=True,
+                                   interests=list(topics))
+        await query.answer()
+        names = self._service.topic_names(topics, lang=lang)
+        await self._send(context, update, t("flows.digest_done", lang, topics=escape(names)),
+                         None)
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -235,6 +278,8 @@ class SkillsHandlers:
                         f"rem:prog:{suggestion.programme_id}"),
             ]
             rows.append(row)
+        if self._reminders is not None and view.digest_topics:
+            rows.append([_button(t("flows.digest_button", lang), f"sk:w:{view.flow_id}")])
         await self._send(context, update, view.text, rows)
 
 

@@ -9,7 +9,7 @@ programmes only for children (an age limit under 16), are left out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -127,3 +127,22 @@ def _ranked(
 def _ended(programme: Programme, today: dt.date | None) -> bool:
     schedule = programme.schedule
     return bool(today and schedule and schedule.end_date and schedule.end_date < today)
+
+
+def suggested_topics(
+    flow: FlowDefinition, result: Result, picks: Sequence[Recommendation]
+) -> tuple[str, ...]:
+    """Return the topics to follow in the weekly digest: those of the areas to grow.
+
+    First the topics that made the programmes fit an area to grow; when they have none, the
+    topics the flow's rules map the areas to grow (or else the weakest competence) to.
+    """
+    found = [topic for pick in picks if pick.kind == "grow" for topic in pick.topics]
+    if not found:
+        weakest = list(result.growth) or [
+            s.id for s in sorted(result.competences, key=lambda s: s.mean)[:1]
+        ]
+        if result.even:
+            weakest = [s.id for s in result.competences]
+        found = [str(topic) for competence in weakest for topic in flow.rule(competence).topics]
+    return tuple(dict.fromkeys(found))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -18,7 +18,7 @@ from flows import engine
 from flows.chart import render_chart
 from flows.definitions import FlowDefinition, load_definitions
 from flows.errors import NoProgress, StaleStep, UnknownFlow
-from flows.recommend import Recommendation, recommend
+from flows.recommend import Recommendation, recommend, suggested_topics
 from flows.scoring import Result, Score, change, from_means
 from flows.store import FlowStore, SavedResult
 from learncity.content.errors import KnowledgeError
@@ -95,6 +95,7 @@ class ResultsView:
     previous: SavedResult | None
     finished_at: dt.datetime
     links: tuple[tuple[str, str], ...] = field(default=())  # (label, url)
+    digest_topics: tuple[str, ...] = field(default=())  # Topic values for the weekly digest
 
 
 Outcome = StepView | ResultsView
@@ -270,6 +271,15 @@ class FlowService:
         result = from_means(flow, latest.means)
         return self._results_view(flow, result, earlier, latest.finished_at, lang)
 
+    def digest_topics(self, user_id: int, flow_id: str) -> tuple[str, ...] | None:
+        """Return the digest topics suggested by the user's latest result, None without one."""
+        view = self.last_results(user_id, flow_id, lang="en")
+        return None if view is None else view.digest_topics
+
+    def topic_names(self, topics: Sequence[str], *, lang: str) -> str:
+        """Return "a, b and c" with the topics' names in `lang`."""
+        return _join([t(f"flows.topics.{topic}", lang) for topic in topics], t("flows.and", lang))
+
     def chart(self, view: ResultsView, *, lang: str) -> bytes:
         """Return the PNG picture of a result, with the previous result marked when there is one."""
         flow = self.definition(view.flow_id)
@@ -386,6 +396,7 @@ class FlowService:
         text = self._results_text(flow, result, suggestions, changes, previous, lang)
         links = tuple((text_in(link.label, lang), link.url) for link in flow.closing.links)
         return ResultsView(
+            digest_topics=suggested_topics(flow, result, picks),
             flow_id=flow.id,
             text=text,
             result=result,

@@ -134,6 +134,8 @@ async def test_whole_flow_with_restart_and_stale_button(runner: Runner) -> None:
     assert any("Details" in b for b in results.button_texts)
     remind = [b["callback_data"] for b in results.buttons if "Remind" in b["text"]]
     assert remind and all(data.startswith("rem:prog:") for data in remind)
+    # No reminders service wired: no digest button.
+    assert not any(b["callback_data"].startswith("sk:w:") for b in results.buttons)
 
     # A stale button from the finished flow gets a clear alert and changes nothing.
     stale = await user.press(qid, data="sk:a:lifecomp-quick:3:5")
