@@ -13,6 +13,7 @@ from typing import Any
 
 from telegram import (
     CallbackQuery,
+    Chat,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -335,7 +336,8 @@ class AnswerHandlers:
 
     async def _card(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> tuple[CallbackQuery, Card | None, str, str, str] | None:
+    ) -> tuple[CallbackQuery, Chat, Card, str, str, str] | None:
+        """Return the pressed card, or None once the press was answered (stale, gone)."""
         query = update.callback_query
         if query is None:
             return None
@@ -355,22 +357,22 @@ class AnswerHandlers:
         card = await asyncio.to_thread(
             self._deps.assistant.card, kind, record_id, lang=lang, now=self._deps.now()
         )
-        return query, card, kind, record_id, lang
+        if card is None or query.message is None:
+            await query.answer(t("bot.card.gone", lang), show_alert=True)
+            return None
+        return query, query.message.chat, card, kind, record_id, lang
 
     async def details(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show a programme or event card in full."""
         found = await self._card(update, context)
         if found is None:
             return
-        query, card, _, _, lang = found
-        if card is None or query.message is None:
-            await query.answer(t("bot.card.gone", lang), show_alert=True)
-            return
+        query, chat, card, _, _, lang = found
         await query.answer()
         view_id = remember_view(context.chat_data, cards=[card])
         rows = card_rows(view_id, [card], lang, remind=self._deps.reminders, details=False)
         await send_html(
-            query.message.chat.send_message,
+            chat.send_message,
             card_html(card, lang),
             reply_markup=InlineKeyboardMarkup(rows),
         )
@@ -380,16 +382,13 @@ class AnswerHandlers:
         found = await self._card(update, context)
         if found is None:
             return
-        query, card, kind, record_id, lang = found
-        if card is None or query.message is None:
-            await query.answer(t("bot.card.gone", lang), show_alert=True)
-            return
+        query, chat, card, kind, record_id, lang = found
         ics = await asyncio.to_thread(self._deps.calendar_file, kind, record_id, lang)
         if ics is None:
             await query.answer(t("bot.card.no_dates", lang), show_alert=True)
             return
         await query.answer()
-        await query.message.chat.send_document(
+        await chat.send_document(
             InputFile(ics, filename=f"{record_id}.ics", attach=True),
             caption=f"<b>{escape(card.title)}</b>\n{t('bot.card.ics_caption', lang)}",
         )

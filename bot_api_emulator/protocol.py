@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from bot_api_emulator import media
 from bot_api_emulator.entities import EntityParseError, parse_html, utf16_len
 from bot_api_emulator.state import bad_request
+
+N = TypeVar("N", int, float)
 
 _INLINE_ACTIONS = (
     "url",
@@ -48,25 +51,20 @@ class Params:
 
     def get_int(self, name: str, *, required: bool = False) -> int | None:
         """Return a parameter as an integer (400 if it is not one)."""
-        value = self.values.get(name)
-        if value is None or value == "":
-            if required:
-                raise bad_request(f"{name} is empty")
-            return None
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad_request(f"invalid {name} specified") from None
+        return self._get_number(name, int, required=required)
 
     def get_float(self, name: str, *, required: bool = False) -> float | None:
         """Return a parameter as a float (400 if it is not one)."""
+        return self._get_number(name, float, required=required)
+
+    def _get_number(self, name: str, kind: Callable[[Any], N], *, required: bool) -> N | None:
         value = self.values.get(name)
         if value is None or value == "":
             if required:
                 raise bad_request(f"{name} is empty")
             return None
         try:
-            return float(value)
+            return kind(value)
         except (TypeError, ValueError):
             raise bad_request(f"invalid {name} specified") from None
 
