@@ -7,6 +7,7 @@ to their thin adapters. Later areas (flows, reminders) add their services to `Se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
     from flows.service import FlowService
     from learncity.settings import Settings
     from reminders.service import ReminderService
-    from retrieval.assistant import Assistant
+    from retrieval.context_store import ContextStore
+    from retrieval.engine import AnswerEngine
     from retrieval.indexer import Indexer
     from retrieval.knowledge_service import KnowledgeService
     from retrieval.search import HybridSearcher
@@ -33,8 +35,9 @@ class Services:
     searcher: HybridSearcher
     indexer: Indexer
     knowledge: KnowledgeService
-    assistant: Assistant
+    assistant: AnswerEngine
     engine: Engine
+    contexts: ContextStore
     reminders: ReminderService | None = None
     skills: FlowService | None = None
 
@@ -53,16 +56,22 @@ class Services:
 
 def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
     """Build every service from the settings (`embeddings` lets tests share one loaded model)."""
+    import retrieval
     from flows.service import FlowService
     from flows.store import FlowStore
     from learncity.db import make_engine
     from reminders.service import ReminderService
-    from retrieval.assistant import Assistant
+    from retrieval.context_store import ContextStore
     from retrieval.embedding import make_embeddings
+    from retrieval.engine import AnswerEngine
+    from retrieval.examples import ExampleBank
+    from retrieval.gate import DEFAULT_THRESHOLD, RelevanceGate
     from retrieval.indexer import Indexer
     from retrieval.knowledge_service import KnowledgeService
+    from retrieval.language import LanguageIdentifier
     from retrieval.llm import LLMPhraser, make_chat_model
     from retrieval.search import HybridSearcher
+    from retrieval.smalltalk import SmalltalkDetector
     from retrieval.store import ChromaVectorIndex
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,16 +85,27 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
     indexer = Indexer(index=index, embeddings=model)
     knowledge = KnowledgeService(root=settings.knowledge_dir, indexer=indexer, searcher=searcher)
     chat_model = make_chat_model(settings)
-    assistant = Assistant(
+    data = Path(retrieval.__file__).parent / "data"
+    threshold = settings.abstain_threshold
+    assistant = AnswerEngine(
         knowledge=knowledge,
         searcher=searcher,
         embeddings=model,
         zone=settings.zone,
-        abstain_threshold=settings.abstain_threshold,
+        gate=RelevanceGate(
+            off_topics=ExampleBank.from_file(data / "out_of_scope.yaml", embeddings=model),
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        ),
+        smalltalk=SmalltalkDetector(
+            bank=ExampleBank.from_file(data / "smalltalk.yaml", embeddings=model)
+        ),
+        languages=LanguageIdentifier(),
         llm=LLMPhraser(model=chat_model) if chat_model is not None else None,
         default_lang=settings.default_language,
     )
     engine = make_engine(settings.effective_database_url)
+    contexts = ContextStore(engine=engine)
+    contexts.create_schema()
     reminders = ReminderService.from_settings(
         settings, engine=engine, knowledge=lambda: knowledge.current
     )
@@ -106,6 +126,7 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
         knowledge=knowledge,
         assistant=assistant,
         engine=engine,
+        contexts=contexts,
         reminders=reminders,
         skills=skills,
     )

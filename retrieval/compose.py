@@ -102,7 +102,7 @@ def _looks_like_heading(line: str) -> bool:
     )
 
 
-def _blocks(text: str) -> list[str]:
+def blocks(text: str) -> list[str]:
     """Return paragraphs and list items, with hard-wrapped lines joined back."""
     blocks: list[str] = []
     current: list[str] = []
@@ -143,7 +143,7 @@ def split_sentences(chunk: Chunk) -> list[str]:
     while lines and (not lines[0].strip() or lines[0].strip() in headers):
         lines.pop(0)
     sentences: list[str] = []
-    for raw_block in _blocks("\n".join(lines)):
+    for raw_block in blocks("\n".join(lines)):
         block = plain(raw_block)
         if not block or block in headers:
             continue

@@ -19,6 +19,8 @@ class Source:
     score: float
     url: str | None = None
     chunk_id: str | None = None
+    record_id: str | None = None  # the programme, event or contact, None for a guide
+    kind: str = "guide"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,30 @@ class Filters:
 
 
 @dataclass(frozen=True, slots=True)
+class Passage:
+    """The part of a guide that answers: its section's relevant paragraphs, in document order."""
+
+    title: str
+    heading: str
+    text: str
+    path: str
+    lang: str
+    url: str | None = None
+    chunk_id: str | None = None
+    full: str = ""  # the whole section when `text` is a part of it ("read more"), else ""
+
+
+AnswerKind = Literal["answer", "abstain", "smalltalk", "safeguarding"]
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
-    """What the assistant says to a question: text, the sources it came from, and cards."""
+    """What the assistant says to a question, in structured parts each adapter renders.
+
+    `text` is the lead in the resident's language (an introduction to the cards, the guide
+    passage, the abstention, a reply to small talk); the cards, passage, helplines, contact and
+    sources are separate parts, never repeated inside `text`.
+    """
 
     question: str
     lang: str
@@ -86,6 +110,11 @@ class Answer:
     suggestions: tuple[str, ...] = ()  # closest topics, offered when abstaining
     filters: Filters = field(default_factory=Filters)
     latency_ms: float = 0.0
+    kind: AnswerKind = "answer"
+    passage: Passage | None = None
+    helplines: tuple[ContactInfo, ...] = ()  # first, when the message signals danger or distress
+    safeguarding: bool = False
+    follow_up: str = ""  # "attribute" or "refinement" when answered about the previous answer
 
 
 ChunkKind = Literal["programme", "event", "guide", "contact", "document"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from learncity.content.guides import Guide
+from learncity.content.guides import Guide, title_from_filename
 from learncity.content.loader import LoadedFile
 from learncity.content.loader import file_sha256 as _bytes_sha256
 from learncity.content.models import (
@@ -224,7 +224,7 @@ def chunk_id(path: str, position: int, text: str) -> str:
 
 
 # Bump when the way files become chunks changes, so existing indexes re-embed every file once.
-RENDERING_VERSION = "2"
+RENDERING_VERSION = "3"
 
 
 def index_hash(file_sha256: str) -> str:
@@ -557,6 +557,30 @@ def _contact_part(contact: Contact) -> tuple[list[tuple[str, str]], dict[str, Me
 # ---------------------------------------------------------------- guides
 
 
+LEAD_CHARS = 160
+
+
+def _guide_header(guide: Guide) -> str:
+    """Return the line every chunk of a guide starts with: what the whole document is about.
+
+    A guide with a real title (front matter, a heading, a PDF's or page's title) has it. A plain
+    file named only by its file name ("2086_dettagli_it.txt") is introduced by its first lines
+    instead, which name what it is about: a section deep inside then still says which course,
+    service or place it belongs to.
+    """
+    if guide.title != title_from_filename(guide.path):
+        return guide.title
+    lead: list[str] = []
+    for raw in guide.text.splitlines():
+        line = raw.strip()
+        if not line or not any(char.isalnum() for char in line):
+            continue
+        if lead and sum(len(part) for part in lead) + len(line) > LEAD_CHARS:
+            break
+        lead.append(line[:LEAD_CHARS])
+    return " · ".join([guide.title, *lead])
+
+
 def _guide_parts(
     guide: Guide, chunk_size: int, chunk_overlap: int
 ) -> list[tuple[str, dict[str, MetadataValue]]]:
@@ -575,10 +599,9 @@ def _guide_parts(
     if guide.meta.last_updated:
         base["last_updated"] = guide.meta.last_updated.isoformat()
     parts = []
+    header = _guide_header(guide)
     for heading, body in guide.sections:
-        prefix = (
-            guide.title if not heading or heading == guide.title else f"{guide.title}\n{heading}"
-        )
+        prefix = header if not heading or heading == guide.title else f"{header}\n{heading}"
         for piece in splitter.split_text(body):
             parts.append((f"{prefix}\n\n{piece.strip()}", {**base, "section": heading}))
     return parts

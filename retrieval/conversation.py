@@ -1,0 +1,122 @@
+"""Conversation context: what the last answers were about, so "quanto costa?" has a subject.
+
+A `Context` is small and plain (the last few questions, the records and documents of the last
+answer, its language) and serialises to JSON, so the bot and the terminal chat keep it in the
+database (`retrieval.context_store`) and a restart loses no conversation.
+
+`FollowUp.read` tells whether a message leans on the previous answer:
+- an *attribute* follow-up asks for a detail of the records just shown ("quanto costa?",
+  "where is it?", "a che ora?", "come mi iscrivo?"): answered about those records;
+- a *refinement* changes the previous question ("e sabato?", "and for children?", "e gratis?"):
+  answered as the previous question with the new words.
+Cue words per language live in `data/followups.yaml`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from retrieval.lexical import fold
+
+MAX_TURNS = 4
+MAX_FOLLOW_UP_WORDS = 7
+FOLLOWUPS_FILE = Path(__file__).parent / "data" / "followups.yaml"
+ATTRIBUTES = ("cost", "where", "when", "enrol", "contact")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The short memory of one conversation."""
+
+    lang: str = ""
+    questions: tuple[str, ...] = ()  # the last questions that were answered, oldest first
+    records: tuple[tuple[str, str], ...] = ()  # (kind, id) of the cards of the last answer
+    paths: tuple[str, ...] = ()  # the sources of the last answer, best first
+
+    def remember(
+        self,
+        question: str,
+        *,
+        lang: str,
+        records: tuple[tuple[str, str], ...],
+        paths: tuple[str, ...],
+    ) -> Context:
+        """Return the context after an answer to `question` (the subject moves to its records)."""
+        questions = (*self.questions, question)[-MAX_TURNS:]
+        return replace(self, lang=lang, questions=questions, records=records, paths=paths)
+
+    @property
+    def last_question(self) -> str:
+        """Return the last question answered, or ""."""
+        return self.questions[-1] if self.questions else ""
+
+    def to_json(self) -> str:
+        """Return the context as JSON."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Context:
+        """Return the context in `text`, or an empty one when it is missing or unreadable."""
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+            return cls(
+                lang=str(data.get("lang", "")),
+                questions=tuple(str(q) for q in data.get("questions", ())),
+                records=tuple((str(k), str(i)) for k, i in data.get("records", ())),
+                paths=tuple(str(p) for p in data.get("paths", ())),
+            )
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How a message relates to the conversation."""
+
+    attribute: str | None = None  # cost, where, when, enrol, contact: a detail of the records
+    refinement: bool = False  # the previous question, changed by these words
+    cues: tuple[str, ...] = field(default=())
+
+
+def _pattern(words: list[str]) -> re.Pattern[str]:
+    alternatives = sorted(
+        (re.escape(fold(word).strip()).replace(r"\*", r"\w*") for word in words), key=len
+    )
+    return re.compile(r"(?<!\w)(?:" + "|".join(reversed(alternatives)) + r")(?!\w)")
+
+
+@cache
+def _cues() -> dict[str, re.Pattern[str]]:
+    data = yaml.safe_load(FOLLOWUPS_FILE.read_text(encoding="utf-8")) or {}
+    merged: dict[str, list[str]] = {}
+    for per_language in data.values():
+        for name, words in (per_language or {}).items():
+            merged.setdefault(str(name), []).extend(str(word) for word in words)
+    return {name: _pattern(words) for name, words in merged.items()}
+
+
+def read_follow_up(text: str, context: Context) -> Reading:
+    """Return how `text` leans on the previous answer (an empty Reading: it does not)."""
+    if not context.questions:
+        return Reading()
+    folded = " ".join(fold(text).replace("’", "'").split())
+    if len(folded.split()) > MAX_FOLLOW_UP_WORDS:
+        return Reading()
+    cues = _cues()
+    for attribute in ATTRIBUTES:
+        pattern = cues.get(attribute)
+        if pattern is not None and pattern.search(folded) and context.records:
+            return Reading(attribute=attribute)
+    if (pattern := cues.get("continuation")) is not None and pattern.match(folded):
+        return Reading(refinement=True)
+    if (pattern := cues.get("pronoun")) is not None and pattern.search(folded):
+        return Reading(refinement=True)
+    return Reading()

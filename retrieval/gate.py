@@ -1,0 +1,82 @@
+"""Relevance gate: answer from the folder, or say honestly that it does not hold the answer.
+
+Language-agnostic by design: it reads the cosine similarity between the question and the best
+passages (the multilingual embedding puts a French question near the Italian page that answers
+it), never a list of Italian or English words. Two checks:
+- the best documents' similarity must reach a threshold calibrated on the score distributions of
+  answerable and out-of-scope questions (dev halves in `benchmarks/answer_quality.py`);
+- a question closer to a topic the folder does not cover (`data/out_of_scope.yaml`: weather,
+  residence permits, taxes, medicine, shopping, ...) than to anything in the folder is out of
+  scope, however many words it shares with a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.examples import ExampleBank
+from retrieval.rank import Ranked
+
+# Calibrated on the dev halves (sample, multilingual, out-of-scope sets): see docs/benchmarks.md.
+DEFAULT_THRESHOLD = 0.30
+# An off-topic example vetoes an answer when it is at least this close to the question and
+# beats the folder's best passage by the margin.
+OFF_TOPIC_MIN = 0.45
+OFF_TOPIC_MARGIN = 0.05
+TOP_DOCUMENTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether to answer, the relevance it was decided on, and the off-topic label if any."""
+
+    answer: bool
+    relevance: float
+    off_topic: str | None = None
+
+
+def relevance_of(ranked: Sequence[Ranked]) -> float:
+    """Return the best cosine similarity of the question with the top documents' passages."""
+    return max((doc.dense for doc in ranked[:TOP_DOCUMENTS]), default=0.0)
+
+
+class RelevanceGate:
+    """Decide answer or abstain from the question's vector and the ranked documents."""
+
+    def __init__(
+        self,
+        *,
+        off_topics: ExampleBank | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        margin: float = OFF_TOPIC_MARGIN,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold ({threshold}) must be between 0 and 1")
+        self._off_topics = off_topics
+        self._threshold = threshold
+        self._margin = margin
+
+    @property
+    def threshold(self) -> float:
+        """Return the relevance under which the assistant abstains."""
+        return self._threshold
+
+    def warm_up(self) -> None:
+        """Embed the off-topic examples now."""
+        if self._off_topics is not None:
+            self._off_topics.warm_up()
+
+    def judge(self, vector: np.ndarray | None, ranked: Sequence[Ranked]) -> Verdict:
+        """Return the verdict for a question with this vector and these ranked documents."""
+        relevance = relevance_of(ranked)
+        if vector is None or not ranked:
+            return Verdict(False, relevance)
+        nearest = self._off_topics.nearest(vector) if self._off_topics is not None else None
+        if nearest is not None and nearest.similarity >= max(
+            OFF_TOPIC_MIN, relevance + self._margin
+        ):
+            return Verdict(False, relevance, nearest.label)
+        return Verdict(relevance >= self._threshold, relevance)
