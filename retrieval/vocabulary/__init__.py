@@ -195,7 +195,7 @@ def load_vocabulary(folder: Path) -> Vocabulary:
     for path in sorted(folder.glob("*.yaml")):
         if path.stem != COMMON:
             files[path.stem] = (path, _read(path))
-    declared = {
+    declared: dict[str, list[str]] = {
         "audiences": list(common.audiences),
         "implied_audiences": list(common.audiences),
         "topics": list(common.topics),
