@@ -283,10 +283,14 @@ def load_vocabulary(folder: Path) -> Vocabulary:
     )
 
 
+# The C parser when PyYAML has it: the pure-Python one takes half a second for these files.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(path: Path) -> VocabularyFile:
     """Return the validated content of one file, or raise VocabularyError naming what is wrong."""
     try:
-        loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+        loader = _Loader(path.read_text(encoding="utf-8"))
         try:
             node = loader.get_single_node()
             raw = loader.construct_document(node) if node is not None else {}
