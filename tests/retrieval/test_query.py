@@ -254,3 +254,76 @@ def test_an_age_of_sixty_or_more_implies_seniors(
     parser: QueryParser, question: str, implied: tuple[str, ...]
 ) -> None:
     assert parser.parse(question, now=WEDNESDAY).implied_audiences == implied
+
+
+def test_a_french_question_is_understood_from_the_merged_vocabulary(parser: QueryParser) -> None:
+    parsed = parser.parse("cours gratuits d'italien pour adultes le soir", now=WEDNESDAY)
+
+    assert parsed.filters.free_only
+    assert parsed.filters.topics == ("italian-language",)
+    assert parsed.filters.audiences == ("adults",)
+    assert parsed.filters.time_of_day == "evening"
+    assert parsed.wants_programmes
+
+
+@pytest.mark.parametrize(
+    ("question", "audiences", "topics", "free_only", "time_of_day", "weekdays"),
+    [
+        (
+            "clases de informática gratis para personas mayores por la mañana",
+            ("seniors",),
+            ("digital-skills",),
+            True,
+            "morning",
+            (),
+        ),
+        (
+            "kostenloser Italienischkurs für Flüchtlinge am Abend",
+            ("migrants",),
+            ("italian-language",),
+            True,
+            "evening",
+            (),
+        ),
+        (
+            "aulas de português para crianças no sábado à tarde",
+            ("children",),
+            (),
+            False,
+            "afternoon",
+            (5,),
+        ),
+        ("atelier de cuisine le mercredi après-midi", (), ("cooking",), False, "afternoon", (2,)),
+    ],
+)
+def test_questions_in_other_languages_give_filters(
+    parser: QueryParser,
+    question: str,
+    audiences: tuple[str, ...],
+    topics: tuple[str, ...],
+    free_only: bool,
+    time_of_day: str,
+    weekdays: tuple[int, ...],
+) -> None:
+    filters = parser.parse(question, now=WEDNESDAY).filters
+
+    assert filters.audiences == audiences, question
+    assert filters.topics == topics, question
+    assert filters.free_only is free_only, question
+    assert filters.time_of_day == time_of_day, question
+    assert filters.weekdays == weekdays, question
+
+
+def test_time_windows_and_needs_in_other_languages(parser: QueryParser) -> None:
+    weekend = parser.parse("qu'est-ce qui se passe ce week-end ?", now=WEDNESDAY)
+    assert weekend.wants_events and weekend.only_when
+    assert weekend.filters.starts_after == midnight(2026, 11, 21)
+    assert parser.parse("eventos la próxima semana", now=WEDNESDAY).filters.starts_after == (
+        midnight(2026, 11, 23)
+    )
+    assert parser.parse("Kurse auf Englisch", now=WEDNESDAY).filters.languages == ("en",)
+    dropout = parser.parse("mon fils ne va plus à l'école, à qui m'adresser ?", now=WEDNESDAY)
+    assert "dispersione scolastica" in dropout.expansion and dropout.wants_contact
+    speaks = parser.parse("curso de italiano, mi madre solo habla árabe", now=WEDNESDAY)
+    assert speaks.filters.topics == ("italian-language",)
+    assert speaks.implied_audiences == ("seniors", "migrants")

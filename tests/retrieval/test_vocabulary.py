@@ -1,0 +1,94 @@
+"""The vocabulary files: the shipped ones load, and a broken one names its file, line and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.vocabulary import DATA_DIR, VocabularyError, default_vocabulary, load_vocabulary
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Return a copy of the shipped vocabulary files, free to break."""
+    for path in DATA_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path
+
+
+def test_every_shipped_language_is_merged() -> None:
+    vocabulary = default_vocabulary()
+
+    assert {"it", "en", "fr", "es", "de", "pt"} <= set(vocabulary.languages)
+    assert "anzian*" in vocabulary.audiences["seniors"]
+    assert "personnes agees" in vocabulary.audiences["seniors"]
+    assert list(vocabulary.time_of_day) == ["evening", "morning", "afternoon"]
+    assert list(vocabulary.weekdays) == list(range(7))
+    assert "dispersione scolastica" in vocabulary.concepts["early-school-leaving"].expansion
+
+
+def test_a_new_language_is_a_new_file(folder: Path) -> None:
+    (folder / "nl.yaml").write_text("audiences:\n  seniors: [ouderen]\nfree: [gratis]\n")
+
+    vocabulary = load_vocabulary(folder)
+
+    assert "nl" in vocabulary.languages
+    assert "ouderen" in vocabulary.audiences["seniors"]
+
+
+def test_a_misspelt_name_is_an_error_naming_file_and_key(folder: Path) -> None:
+    (folder / "nl.yaml").write_text("audiences:\n  senoirs: [ouderen]\n")
+
+    with pytest.raises(VocabularyError, match=r"nl\.yaml: audiences\.senoirs: not a name"):
+        load_vocabulary(folder)
+
+
+def test_an_unfolded_pattern_names_file_line_and_key(folder: Path) -> None:
+    (folder / "nl.yaml").write_text("free: [gratis]\ntopics:\n  cooking: [koken, Kookcursus]\n")
+
+    with pytest.raises(VocabularyError) as error:
+        load_vocabulary(folder)
+
+    message = str(error.value)
+    assert "nl.yaml, line 3: topics.cooking.1" in message
+    assert "write 'kookcursus'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("frei: [gratis]\n", r"nl\.yaml, line 1: frei: Extra inputs are not permitted"),
+        ("free: [gra*tis]\n", r"'\*' is allowed only at the end of a word"),
+        ('free: [gratis, ""]\n', r"free\.1: .*empty pattern"),
+        ("free: [yes]\n", r"free\.0: Input should be a valid string"),
+        ("weekdays:\n  7: [zondag]\n", r"weekdays\.7: Input should be less than or equal to 6"),
+        ("time_of_day:\n  night: [nacht]\n", r"time_of_day\.night"),
+        ("free: [gratis\n", r"nl\.yaml: cannot read"),
+        ("- gratis\n", r"nl\.yaml: expected a mapping"),
+        ("concept_expansions:\n  bullying: pesten\n", r"only common\.yaml declares them"),
+    ],
+)
+def test_a_broken_file_gives_a_clear_error(folder: Path, text: str, expected: str) -> None:
+    (folder / "nl.yaml").write_text(text)
+
+    with pytest.raises(VocabularyError, match=expected):
+        load_vocabulary(folder)
+
+
+def test_a_declared_name_without_words_is_an_error(folder: Path) -> None:
+    common = folder / "common.yaml"
+    common.write_text(
+        common.read_text().replace("  soft-skills: []", "  soft-skills: []\n  knitting: []")
+    )
+
+    with pytest.raises(VocabularyError, match=r"common\.yaml: topics\.knitting: no file gives it"):
+        load_vocabulary(folder)
+
+
+def test_common_yaml_is_required(folder: Path) -> None:
+    (folder / "common.yaml").unlink()
+
+    with pytest.raises(VocabularyError, match=r"common\.yaml: missing"):
+        load_vocabulary(folder)
