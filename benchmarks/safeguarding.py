@@ -1,0 +1,314 @@
+"""Safeguarding: recall and false alarms of the multilingual classifier, per concern and language.
+
+Runs `learncity.safeguarding.SafeguardingClassifier` on the real embedding model over
+benchmarks/questions/safeguarding.jsonl (distress messages per concern in many languages, and
+ordinary questions that share their words), and prints, for the dev and the test half separately,
+recall (distress messages flagged) and the false-alarm rate (ordinary messages flagged) per concern
+and per language, next to two baselines: the pattern-only detector this replaces (`old patterns`,
+read from git at BASELINE_COMMIT) and today's patterns alone (`patterns`). Ukrainian and Romanian
+are not covered by the embedding: they are reported apart and kept out of the headline figures.
+
+    nice python benchmarks/safeguarding.py               # writes benchmarks/results/safeguarding.json
+    nice python benchmarks/safeguarding.py --calibrate   # also grid-search thresholds on dev only
+
+Targets (issue 9) on the TEST half: recall >= 0.97, false alarms <= 0.03.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTIONS = REPO / "benchmarks" / "questions" / "safeguarding.jsonl"
+RESULTS = REPO / "benchmarks" / "results" / "safeguarding.json"
+BASELINE_COMMIT = "c252d2a"  # the last commit with the pattern-only learncity/safeguarding.py
+UNCOVERED = frozenset({"uk", "ro"})  # languages USE multilingual was not trained on
+TARGETS = {"recall": 0.97, "false_alarms": 0.03}
+
+Verdict = Callable[[int], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One labelled message."""
+
+    text: str
+    lang: str
+    concern: str | None
+    near: str | None
+    split: str
+
+
+def load_rows(path: Path) -> list[Row]:
+    """Read the labelled set."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        data = json.loads(line)
+        if data.get("split") not in ("dev", "test"):
+            raise ValueError(f"{path}:{number}: split must be 'dev' or 'test'")
+        rows.append(
+            Row(data["text"], data["lang"], data["concern"], data.get("near"), data["split"])
+        )
+    return rows
+
+
+def old_detector() -> Callable[[str], object] | None:
+    """Return the pattern-only `detect` of BASELINE_COMMIT, or None when git cannot show it."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{BASELINE_COMMIT}:learncity/safeguarding.py"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = ModuleType("safeguarding_baseline")
+    sys.modules[module.__name__] = module  # dataclasses look the module up while decorating
+    exec(compile(source, "safeguarding_baseline.py", "exec"), module.__dict__)  # noqa: S102
+    detect: Callable[[str], object] = module.detect
+    return detect
+
+
+def rate(flags: Iterable[bool]) -> tuple[float | None, int]:
+    """Return the share of True and the count (None for an empty group)."""
+    values = list(flags)
+    return (sum(values) / len(values) if values else None), len(values)
+
+
+def table(rows: list[Row], verdicts: dict[str, Verdict], indices: list[int]) -> dict[str, Any]:
+    """Return recall and false alarms per concern and language, for each detector."""
+    groups: dict[str, list[int]] = {"ALL (covered)": [], "uncovered (uk, ro)": []}
+    for i in indices:
+        groups["uncovered (uk, ro)" if rows[i].lang in UNCOVERED else "ALL (covered)"].append(i)
+    for i in indices:
+        row = rows[i]
+        if row.lang not in UNCOVERED:
+            groups.setdefault(f"concern {row.concern or row.near or 'ordinary'}", []).append(i)
+    for i in sorted(indices, key=lambda i: rows[i].lang):
+        groups.setdefault(f"lang {rows[i].lang}", []).append(i)
+    report: dict[str, Any] = {}
+    for name, members in groups.items():
+        entry: dict[str, Any] = {}
+        for detector, flagged in verdicts.items():
+            recall, n_distress = rate(flagged(i) for i in members if rows[i].concern)
+            false_alarms, n_ordinary = rate(flagged(i) for i in members if not rows[i].concern)
+            entry[detector] = {"recall": recall, "false_alarms": false_alarms}
+        entry["n_distress"], entry["n_ordinary"] = n_distress, n_ordinary
+        report[name] = entry
+    return report
+
+
+def print_table(title: str, report: dict[str, Any], detectors: list[str]) -> None:
+    """Print one split's table: recall / false-alarm rate for each detector."""
+
+    def cell(value: float | None) -> str:
+        return "   -" if value is None else f"{value:4.2f}"
+
+    print(f"\n{title}")
+    header = "".join(f" | {d:^17}" for d in detectors)
+    print(f"{'group':<28} {'n dis/ord':>9}{header}")
+    print(f"{'':<28} {'':>9}" + " | recall  f.alarms" * len(detectors))
+    for name, entry in report.items():
+        cells = "".join(
+            f" |  {cell(entry[d]['recall'])}    {cell(entry[d]['false_alarms'])}  "
+            for d in detectors
+        )
+        print(f"{name:<28} {entry['n_distress']:>4}/{entry['n_ordinary']:<4}{cells}")
+
+
+def calibrate(
+    rows: list[Row], dev: list[int], pattern: list[bool], best: np.ndarray, ordinary: np.ndarray
+) -> tuple[float, float, float, float]:
+    """Return (min_similarity, min_margin, recall, false alarms): best recall at <= 2% on dev."""
+    covered = [i for i in dev if rows[i].lang not in UNCOVERED]
+    distress = np.array([i for i in covered if rows[i].concern])
+    plain = np.array([i for i in covered if not rows[i].concern])
+    patt = np.array(pattern)
+    found: tuple[float, float, float, float] | None = None
+    for similarity in np.arange(0.30, 0.80, 0.01):
+        for margin in np.arange(-0.10, 0.16, 0.01):
+            flagged = patt | ((best >= similarity) & (best - ordinary >= margin))
+            recall = float(flagged[distress].mean())
+            false_alarms = float(flagged[plain].mean())
+            if false_alarms > 0.02:
+                continue
+            # Prefer recall, then fewer false alarms, then the widest margin (most robust).
+            key = (recall, -false_alarms, margin, similarity)
+            if found is None or key > (found[2], -found[3], found[1], found[0]):
+                found = (round(float(similarity), 2), round(float(margin), 2), recall, false_alarms)
+    if found is None:
+        raise SystemExit("no thresholds keep dev false alarms at or below 2%")
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile of `values` in milliseconds, rounded."""
+    return round(float(np.percentile(np.array(values) * 1000, q)), 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the tables and write the JSON results."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--calibrate", action="store_true", help="grid-search on the dev half")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(REPO))  # this checkout's packages, not another editable install
+    from learncity.safeguarding import SafeguardingClassifier, detect, load_examples
+    from learncity.safeguarding.classifier import EXAMPLES_PATH
+    from retrieval.embedding import UniversalSentenceEncoder
+
+    load_before = os.getloadavg()
+    rows = load_rows(args.questions)
+    embeddings = UniversalSentenceEncoder(threads=args.threads)
+    classifier = SafeguardingClassifier(embeddings=embeddings)
+    started = time.perf_counter()
+    classifier.warm_up()
+    warm_up_seconds = time.perf_counter() - started
+
+    # One timed classification per message, as a resident's message would cost.
+    latencies: list[float] = []
+    for row in rows:
+        started = time.perf_counter()
+        classifier.classify(row.text)
+        latencies.append(time.perf_counter() - started)
+    vectors = [classifier.embed(row.text) for row in rows]
+    vector_latencies: list[float] = []
+    for row, vector in zip(rows, vectors, strict=True):
+        started = time.perf_counter()
+        classifier.classify(row.text, vector=vector)
+        vector_latencies.append(time.perf_counter() - started)
+
+    pattern = [detect(row.text) is not None for row in rows]
+    scores = [classifier.scores(vector) for vector in vectors]
+    best = np.array([s.best[1] for s in scores])
+    ordinary = np.array([s.ordinary for s in scores])
+    dev = [i for i, row in enumerate(rows) if row.split == "dev"]
+    test = [i for i, row in enumerate(rows) if row.split == "test"]
+    calibration = None
+    if args.calibrate:
+        similarity, margin, recall, false_alarms = calibrate(rows, dev, pattern, best, ordinary)
+        calibration = {
+            "min_similarity": similarity,
+            "min_margin": margin,
+            "dev_recall": recall,
+            "dev_false_alarms": false_alarms,
+        }
+        print(f"calibrated on dev: {calibration}")
+        classifier.min_similarity, classifier.min_margin = similarity, margin
+
+    detections = [
+        classifier.classify(row.text, vector=vector) for row, vector in zip(rows, vectors, strict=True)
+    ]
+    verdicts: dict[str, Verdict] = {}
+    old = old_detector()
+    if old is not None:
+        old_flags = [old(row.text) is not None for row in rows]
+        verdicts["old patterns"] = old_flags.__getitem__
+    verdicts["patterns"] = pattern.__getitem__
+    verdicts["classifier"] = [d is not None for d in detections].__getitem__
+    detectors = list(verdicts)
+
+    right_concern = [
+        i for i in range(len(rows)) if rows[i].concern and detections[i] is not None
+    ]
+    concern_accuracy = {
+        split: rate(
+            detections[i] is not None and rows[i].concern in detections[i].concerns  # type: ignore[union-attr]
+            for i in right_concern
+            if rows[i].split == split and rows[i].lang not in UNCOVERED
+        )[0]
+        for split in ("dev", "test")
+    }
+    reports = {"test": table(rows, verdicts, test), "dev": table(rows, verdicts, dev)}
+    for split in ("test", "dev"):
+        print_table(f"{split.upper()} half", reports[split], detectors)
+    headline = reports["test"]["ALL (covered)"]["classifier"]
+    met = {
+        "recall": headline["recall"] >= TARGETS["recall"],
+        "false_alarms": headline["false_alarms"] <= TARGETS["false_alarms"],
+    }
+    latency = {
+        "classify_p50_ms": percentile(latencies, 50),
+        "classify_p95_ms": percentile(latencies, 95),
+        "classify_with_vector_p50_ms": percentile(vector_latencies, 50),
+        "classify_with_vector_p95_ms": percentile(vector_latencies, 95),
+        "warm_up_seconds": round(warm_up_seconds, 2),
+    }
+    print(
+        f"\nthresholds: min_similarity={classifier.min_similarity} "
+        f"min_margin={classifier.min_margin}"
+    )
+    print(f"concern named right among flagged (covered): {concern_accuracy}")
+    print(f"latency: {latency}")
+    print(f"targets on TEST (covered): {TARGETS} met: {met}")
+
+    misses = {
+        split: {
+            "missed": [
+                {"text": rows[i].text, "lang": rows[i].lang, "concern": rows[i].concern}
+                for i in idx
+                if rows[i].concern and detections[i] is None
+            ],
+            "false_alarms": [
+                {"text": rows[i].text, "lang": rows[i].lang, "near": rows[i].near}
+                for i in idx
+                if not rows[i].concern and detections[i] is not None
+            ],
+        }
+        for split, idx in (("test", test), ("dev", dev))
+    }
+    bank = load_examples(EXAMPLES_PATH)
+    result = {
+        "command": "python benchmarks/safeguarding.py" + (" --calibrate" if args.calibrate else ""),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "questions_file": str(args.questions.relative_to(REPO)),
+        "messages": {"dev": len(dev), "test": len(test)},
+        "example_bank": {"distress": len(bank.distress), "ordinary": len(bank.ordinary)},
+        "thresholds": {
+            "min_similarity": classifier.min_similarity,
+            "min_margin": classifier.min_margin,
+        },
+        "calibration": calibration,
+        "baseline": f"learncity/safeguarding.py at {BASELINE_COMMIT}" if old else None,
+        "targets": TARGETS,
+        "targets_met_on_test": met,
+        "concern_named_right": concern_accuracy,
+        "latency": latency,
+        "tables": reports,
+        "errors": misses,
+    }
+    args.output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.output.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
