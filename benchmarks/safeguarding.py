@@ -8,8 +8,8 @@ and per language, next to two baselines: the pattern-only detector this replaces
 read from git at BASELINE_COMMIT) and today's patterns alone (`patterns`). Ukrainian and Romanian
 are not covered by the embedding: they are reported apart and kept out of the headline figures.
 
-    nice python benchmarks/safeguarding.py               # writes benchmarks/results/safeguarding.json
-    nice python benchmarks/safeguarding.py --calibrate   # also grid-search thresholds on dev only
+    nice python benchmarks/safeguarding.py   # writes benchmarks/results/safeguarding.json
+    nice python benchmarks/safeguarding.py --calibrate   # grid-search thresholds on dev only
 
 Targets (issue 9) on the TEST half: recall >= 0.97, false alarms <= 0.03.
 """
@@ -34,6 +34,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "benchmarks" / "questions" / "safeguarding.jsonl"
+# Real residents' questions about the learning offer (issue 2's set): never used for tuning here.
+RESIDENT_QUESTIONS = REPO / "benchmarks" / "questions" / "sample_eval.jsonl"
 RESULTS = REPO / "benchmarks" / "results" / "safeguarding.json"
 BASELINE_COMMIT = "c252d2a"  # the last commit with the pattern-only learncity/safeguarding.py
 UNCOVERED = frozenset({"uk", "ro"})  # languages USE multilingual was not trained on
@@ -101,7 +103,8 @@ def table(rows: list[Row], verdicts: dict[str, Verdict], indices: list[int]) -> 
     for i in indices:
         row = rows[i]
         if row.lang not in UNCOVERED:
-            groups.setdefault(f"concern {row.concern or row.near or 'ordinary'}", []).append(i)
+            name = row.concern or (f"near {row.near}" if row.near else "general")
+            groups.setdefault(f"concern {name}", []).append(i)
     for i in sorted(indices, key=lambda i: rows[i].lang):
         groups.setdefault(f"lang {rows[i].lang}", []).append(i)
     report: dict[str, Any] = {}
@@ -135,19 +138,19 @@ def print_table(title: str, report: dict[str, Any], detectors: list[str]) -> Non
 
 
 def calibrate(
-    rows: list[Row], dev: list[int], pattern: list[bool], best: np.ndarray, ordinary: np.ndarray
+    distress: np.ndarray, patt: np.ndarray, best: np.ndarray, ordinary: np.ndarray
 ) -> tuple[float, float, float, float]:
-    """Return (min_similarity, min_margin, recall, false alarms): best recall at <= 2% on dev."""
-    covered = [i for i in dev if rows[i].lang not in UNCOVERED]
-    distress = np.array([i for i in covered if rows[i].concern])
-    plain = np.array([i for i in covered if not rows[i].concern])
-    patt = np.array(pattern)
+    """Return (min_similarity, min_margin, recall, false alarms): best recall at <= 2% on dev.
+
+    Arrays run over the dev messages (covered languages) and the dev half of the resident
+    questions: `distress` marks the distress ones, `patt` the ones an explicit pattern flags.
+    """
     found: tuple[float, float, float, float] | None = None
     for similarity in np.arange(0.30, 0.80, 0.01):
         for margin in np.arange(-0.10, 0.16, 0.01):
             flagged = patt | ((best >= similarity) & (best - ordinary >= margin))
             recall = float(flagged[distress].mean())
-            false_alarms = float(flagged[plain].mean())
+            false_alarms = float(flagged[~distress].mean())
             if false_alarms > 0.02:
                 continue
             # Prefer recall, then fewer false alarms, then the widest margin (most robust).
@@ -157,6 +160,27 @@ def calibrate(
     if found is None:
         raise SystemExit("no thresholds keep dev false alarms at or below 2%")
     return found
+
+
+def resident_questions(path: Path) -> dict[str, list[str]]:
+    """Return the resident questions split in halves by position (even: dev, odd: test)."""
+    questions = [
+        json.loads(line)["question"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return {"dev": questions[0::2], "test": questions[1::2]}
+
+
+def resident_false_alarms(classifier: Any, questions: list[str]) -> dict[str, Any]:
+    """Return how many ordinary resident questions the classifier flags, and which."""
+    flagged = [q for q in questions if classifier.classify(q) is not None]
+    return {
+        "questions": len(questions),
+        "false_alarms": len(flagged),
+        "rate": len(flagged) / len(questions) if questions else 0.0,
+        "flagged": flagged,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -206,8 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     dev = [i for i, row in enumerate(rows) if row.split == "dev"]
     test = [i for i, row in enumerate(rows) if row.split == "test"]
     calibration = None
+    residents = resident_questions(RESIDENT_QUESTIONS)
     if args.calibrate:
-        similarity, margin, recall, false_alarms = calibrate(rows, dev, pattern, best, ordinary)
+        covered = [i for i in dev if rows[i].lang not in UNCOVERED]
+        extra = [classifier.scores(classifier.embed(q)) for q in residents["dev"]]
+        similarity, margin, recall, false_alarms = calibrate(
+            np.array([bool(rows[i].concern) for i in covered] + [False] * len(extra)),
+            np.array(
+                [pattern[i] for i in covered] + [detect(q) is not None for q in residents["dev"]]
+            ),
+            np.concatenate([best[covered], [s.best[1] for s in extra]]),
+            np.concatenate([ordinary[covered], [s.ordinary for s in extra]]),
+        )
         calibration = {
             "min_similarity": similarity,
             "min_margin": margin,
@@ -218,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         classifier.min_similarity, classifier.min_margin = similarity, margin
 
     detections = [
-        classifier.classify(row.text, vector=vector) for row, vector in zip(rows, vectors, strict=True)
+        classifier.classify(row.text, vector=vector)
+        for row, vector in zip(rows, vectors, strict=True)
     ]
     verdicts: dict[str, Verdict] = {}
     old = old_detector()
@@ -229,9 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     verdicts["classifier"] = [d is not None for d in detections].__getitem__
     detectors = list(verdicts)
 
-    right_concern = [
-        i for i in range(len(rows)) if rows[i].concern and detections[i] is not None
-    ]
+    right_concern = [i for i in range(len(rows)) if rows[i].concern and detections[i] is not None]
     concern_accuracy = {
         split: rate(
             detections[i] is not None and rows[i].concern in detections[i].concerns  # type: ignore[union-attr]
@@ -278,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         for split, idx in (("test", test), ("dev", dev))
     }
+    resident = {half: resident_false_alarms(classifier, residents[half]) for half in residents}
+    for half, found in resident.items():
+        print(
+            f"false alarms on the {half} half of sample_eval.jsonl ({found['questions']} resident "
+            f"questions): {found['false_alarms']} ({found['rate']:.3f})"
+        )
     bank = load_examples(EXAMPLES_PATH)
     result = {
         "command": "python benchmarks/safeguarding.py" + (" --calibrate" if args.calibrate else ""),
@@ -302,10 +341,13 @@ def main(argv: list[str] | None = None) -> int:
         "targets_met_on_test": met,
         "concern_named_right": concern_accuracy,
         "latency": latency,
+        "resident_questions": resident,
         "tables": reports,
         "errors": misses,
     }
-    args.output.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    args.output.write_text(
+        json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     print(f"wrote {args.output.relative_to(REPO)}")
     return 0
 

@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_PATH = Path(__file__).with_name("examples.yaml")
 # Calibrated on the dev half of the benchmark set (benchmarks/safeguarding.py --calibrate).
-MIN_SIMILARITY = 0.5
-MIN_MARGIN = 0.03
+MIN_SIMILARITY = 0.30
+MIN_MARGIN = 0.01
+# A second concern is named only when its nearest example is almost as near as the first's: the
+# floor alone would let a faint "child at risk" make a plain bullying message urgent.
+CONCERN_BAND = 0.05
 # Characters embedded: a long paste is judged by its opening, where people say what is wrong.
 EMBED_CHARS = 1000
 
@@ -78,7 +81,7 @@ def _texts(path: Path, where: str, value: object) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """How close one message is to each concern's nearest example and to the nearest ordinary one."""
+    """How near one message is to each concern's nearest example and to the nearest ordinary one."""
 
     by_concern: dict[Concern, float]
     ordinary: float
@@ -162,11 +165,13 @@ class SafeguardingClassifier:
     def decide(self, scores: Scores) -> Detection | None:
         """Return the detection the thresholds make of `scores`, or None."""
         floor = max(self.min_similarity, scores.ordinary + self.min_margin)
-        passing = sorted(
-            ((s, c) for c, s in scores.by_concern.items() if s >= floor), reverse=True
-        )
-        if not passing:
+        concern, best = scores.best
+        if best < floor:
             return None
+        passing = sorted(
+            ((s, c) for c, s in scores.by_concern.items() if s >= max(floor, best - CONCERN_BAND)),
+            reverse=True,
+        )
         return Detection(tuple(c for _, c in passing), similarity=passing[0][0])
 
     def classify(self, text: str, *, vector: np.ndarray | None = None) -> Detection | None:
