@@ -2,16 +2,20 @@
 
 Runs `learncity.safeguarding.SafeguardingClassifier` on the real embedding model over
 benchmarks/questions/safeguarding.jsonl (distress messages per concern in many languages, and
-ordinary questions that share their words), and prints, for the dev and the test half separately,
-recall (distress messages flagged) and the false-alarm rate (ordinary messages flagged) per concern
-and per language, next to two baselines: the pattern-only detector this replaces (`old patterns`,
-read from git at BASELINE_COMMIT) and today's patterns alone (`patterns`). Ukrainian and Romanian
-are not covered by the embedding: they are reported apart and kept out of the headline figures.
+ordinary questions that share their words), and prints, for each split separately, recall (distress
+messages flagged) and the false-alarm rate (ordinary messages flagged) per concern and per language,
+next to two baselines: the pattern-only detector this replaces (`old patterns`, read from git at
+BASELINE_COMMIT) and today's patterns alone (`patterns`). Ukrainian and Romanian are not covered by
+the embedding: they are reported apart and kept out of the headline figures.
+
+Splits: `dev` (tuning: example bank and thresholds), `test` (reported as "test (seen once)": its
+scores and misses were seen once while the bank was being written, so it is no longer clean) and
+`test2` (written fresh, before any measurement, and never tuned on: the headline).
 
     nice python benchmarks/safeguarding.py   # writes benchmarks/results/safeguarding.json
-    nice python benchmarks/safeguarding.py --calibrate   # grid-search thresholds on dev only
+    nice python benchmarks/safeguarding.py --calibrate   # grid-search on dev; prints dev only
 
-Targets (issue 9) on the TEST half: recall >= 0.97, false alarms <= 0.03.
+Targets (issue 9) on the TEST2 half: recall >= 0.97, false alarms <= 0.03.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ RESULTS = REPO / "benchmarks" / "results" / "safeguarding.json"
 BASELINE_COMMIT = "c252d2a"  # the last commit with the pattern-only learncity/safeguarding.py
 UNCOVERED = frozenset({"uk", "ro"})  # languages USE multilingual was not trained on
 TARGETS = {"recall": 0.97, "false_alarms": 0.03}
+SPLITS = ("dev", "test", "test2")
+TITLES = {"dev": "DEV half", "test": "TEST half (seen once)", "test2": "TEST2 half (fresh)"}
+HEADLINE = "test2"
 
 Verdict = Callable[[int], bool]
 
@@ -62,8 +69,8 @@ def load_rows(path: Path) -> list[Row]:
         if not line.strip():
             continue
         data = json.loads(line)
-        if data.get("split") not in ("dev", "test"):
-            raise ValueError(f"{path}:{number}: split must be 'dev' or 'test'")
+        if data.get("split") not in SPLITS:
+            raise ValueError(f"{path}:{number}: split must be one of {', '.join(SPLITS)}")
         rows.append(
             Row(data["text"], data["lang"], data["concern"], data.get("near"), data["split"])
         )
@@ -146,7 +153,7 @@ def calibrate(
     questions: `distress` marks the distress ones, `patt` the ones an explicit pattern flags.
     """
     found: tuple[float, float, float, float] | None = None
-    for similarity in np.arange(0.30, 0.80, 0.01):
+    for similarity in np.arange(0.20, 0.80, 0.01):
         for margin in np.arange(-0.10, 0.16, 0.01):
             flagged = patt | ((best >= similarity) & (best - ordinary >= margin))
             recall = float(flagged[distress].mean())
@@ -193,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--calibrate", action="store_true", help="grid-search on the dev half")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="grid-search thresholds on the dev half and print the dev half only (writes nothing)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
 
@@ -227,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     scores = [classifier.scores(vector) for vector in vectors]
     best = np.array([s.best[1] for s in scores])
     ordinary = np.array([s.ordinary for s in scores])
-    dev = [i for i, row in enumerate(rows) if row.split == "dev"]
-    test = [i for i, row in enumerate(rows) if row.split == "test"]
+    halves = {split: [i for i, row in enumerate(rows) if row.split == split] for split in SPLITS}
+    dev = halves["dev"]
     calibration = None
     residents = resident_questions(RESIDENT_QUESTIONS)
     if args.calibrate:
@@ -271,12 +282,16 @@ def main(argv: list[str] | None = None) -> int:
             for i in right_concern
             if rows[i].split == split and rows[i].lang not in UNCOVERED
         )[0]
-        for split in ("dev", "test")
+        for split in SPLITS
     }
-    reports = {"test": table(rows, verdicts, test), "dev": table(rows, verdicts, dev)}
-    for split in ("test", "dev"):
-        print_table(f"{split.upper()} half", reports[split], detectors)
-    headline = reports["test"]["ALL (covered)"]["classifier"]
+    if args.calibrate:  # tuning: the held-out halves are neither shown nor written
+        print_table(TITLES["dev"], table(rows, verdicts, dev), detectors)
+        print(f"concern named right among flagged (covered, dev): {concern_accuracy['dev']}")
+        return 0
+    reports = {split: table(rows, verdicts, halves[split]) for split in SPLITS}
+    for split in SPLITS:
+        print_table(TITLES[split], reports[split], detectors)
+    headline = reports[HEADLINE]["ALL (covered)"]["classifier"]
     met = {
         "recall": headline["recall"] >= TARGETS["recall"],
         "false_alarms": headline["false_alarms"] <= TARGETS["false_alarms"],
@@ -294,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"concern named right among flagged (covered): {concern_accuracy}")
     print(f"latency: {latency}")
-    print(f"targets on TEST (covered): {TARGETS} met: {met}")
+    print(f"targets on {HEADLINE.upper()} (covered): {TARGETS} met: {met}")
 
     misses = {
         split: {
@@ -309,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not rows[i].concern and detections[i] is not None
             ],
         }
-        for split, idx in (("test", test), ("dev", dev))
+        for split, idx in halves.items()
     }
     resident = {half: resident_false_alarms(classifier, residents[half]) for half in residents}
     for half, found in resident.items():
@@ -329,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "questions_file": str(args.questions.relative_to(REPO)),
-        "messages": {"dev": len(dev), "test": len(test)},
+        "messages": {split: len(idx) for split, idx in halves.items()},
+        "split_titles": TITLES,
         "example_bank": {"distress": len(bank.distress), "ordinary": len(bank.ordinary)},
         "thresholds": {
             "min_similarity": classifier.min_similarity,
@@ -338,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         "calibration": calibration,
         "baseline": f"learncity/safeguarding.py at {BASELINE_COMMIT}" if old else None,
         "targets": TARGETS,
-        "targets_met_on_test": met,
+        "targets_met_on": HEADLINE,
+        "targets_met": met,
         "concern_named_right": concern_accuracy,
         "latency": latency,
         "resident_questions": resident,

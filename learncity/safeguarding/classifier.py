@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_PATH = Path(__file__).with_name("examples.yaml")
 # Calibrated on the dev half of the benchmark set (benchmarks/safeguarding.py --calibrate).
-MIN_SIMILARITY = 0.30
+MIN_SIMILARITY = 0.43
 MIN_MARGIN = 0.01
 # A second concern is named only when its nearest example is almost as near as the first's: the
 # floor alone would let a faint "child at risk" make a plain bullying message urgent.

@@ -1,5 +1,8 @@
 """Explicit word patterns for the unmistakable (Italian and English): no model, no I/O.
 
+A few Ukrainian and Romanian first-person phrases are here too: the embedding does not cover those
+languages, so the similarity layer alone misses them.
+
 Two kinds of pattern. *Strong* ones are first-hand or eye-witness wording ("mi picchia", "kill
 myself", "è scomparso") and always flag. *Topic* words ("bullismo", "abuso", "violenza domestica")
 flag only when the message does not read as a question about an offer: "c'è un laboratorio sul
@@ -38,6 +41,16 @@ _STRONG: dict[Concern, tuple[str, ...]] = {
         r"take my (?:own )?life",
         r"no reason to live",
         r"don'?t want to (?:live|be alive)",
+        # Ukrainian and Romanian (not covered by the embedding)
+        r"покінчити (?:з|із) собою",
+        r"накласти на себе руки",
+        r"(?:вбити|убити) себе",
+        r"не хочу (?:більше )?жити",
+        r"хочу померти",
+        r"(?:vreau|vrea|gândesc) să mă (?:sinucid|omor)",
+        r"să(?: îmi|-mi) iau viața",
+        r"nu mai vreau să trăiesc",
+        r"vreau să mor",
     ),
     Concern.CHILD_AT_RISK: (
         r"(?:bambin[oaie]|figli[oa]?|ragazz(?:o|a|ino|ina)|minore|neonat[oa]) "
@@ -76,6 +89,8 @@ _STRONG: dict[Concern, tuple[str, ...]] = {
         r"(?:going|wants?|threaten\w*) to (?:kill|hurt) (?:me|us|my)",
         r"(?:afraid|scared) (?:of|for) my (?:life|safety)",
         r"ho paura (?:di|per) (?:lui|lei|mio|mia|la mia vita)",
+        r"(?:чоловік|хлопець|партнер|батько|вітчим) (?:мене )?б['ʼ’]є(?: мене)?",
+        r"(?:soțul|partenerul|iubitul|tatăl|tata)(?: meu)? mă (?:bate|lovește)",
     ),
     Concern.MISSING_PERSON: (
         r"(?:figli[oa]|bambin[oa]|fratello|sorella|madre|padre|mamma|papà|nonn[oa]|amic[oa]"
@@ -97,6 +112,8 @@ _STRONG: dict[Concern, tuple[str, ...]] = {
         r"(?:threaten\w*|pulled) (?:me |us |him |her )?(?:with )?(?:a )?(?:knife|gun)",
         r"(?:ha|hanno|has|have|had) (?:un |una |a )?(?:coltello|pistola|knife|gun)"
         r" (?:e |and )?(?:dice|says|said|vuole|wants)",
+        r"погрожува\w* (?:мені |нам |йому |їй )?(?:ножем|пістолетом|зброєю)",
+        r"amenința\w* cu (?:un |o )?(?:cuțit\w*|pistol\w*|arm[aă])",
     ),
     Concern.BULLYING: (
         r"bullizz\w*",
