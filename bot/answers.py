@@ -230,6 +230,9 @@ class AnswerHandlers:
             except TelegramError as error:
                 log.debug("typing indicator not shown: %s", type(error).__name__)
         answer = await working
+        if answer.helplines and detect(question) is not None:
+            # The safeguarding handler has sent the helplines already, first.
+            answer = dataclasses.replace(answer, helplines=())
         latency_ms = (time.perf_counter() - started) * 1000
         # Logged before replying, so /stats never misses a question the resident saw answered.
         await asyncio.to_thread(

@@ -147,28 +147,29 @@ def card_html(card: Card, lang: str) -> str:
 
 
 def answer_html(answer: Answer) -> str:
-    """Render an answer: text, cards, and the human contact when the folder has no answer.
-
-    The assistant's text may already list the cards, suggestions and contact (the terminal chat
-    shows it as is); only what the text lacks is added.
-    """
+    """Render an answer's parts: helplines, lead, guide passage, cards, contact, sources note."""
     lang = answer.lang
-    text = answer.text.strip()
-    blocks = [escape(text)]
-    missing_cards = [card for card in answer.cards if card.title not in text]
-    if missing_cards:
-        blocks.append(
-            "\n\n".join(
-                card_line(card, lang, number) for number, card in enumerate(missing_cards, 1)
-            )
-        )
-    suggestions = [item for item in answer.suggestions if item not in text]
-    if answer.abstained and suggestions:
-        blocks.append(t("bot.answer.suggestions", lang, topics=escape(", ".join(suggestions))))
-    contact = answer.contact
-    if answer.abstained and contact is not None and contact.name not in text:
-        blocks.append(t("bot.answer.contact", lang) + "\n" + contact_html(contact, lang))
-    if (answer.sources or answer.cards) and not answer.abstained:
+    blocks: list[str] = []
+    if answer.helplines:
+        blocks.append(t("bot.safeguarding.intro", lang))
+        blocks.extend(contact_html(contact, lang) for contact in answer.helplines)
+        blocks.append(t("bot.safeguarding.emergency", lang))
+    if answer.text and answer.kind != "safeguarding":
+        blocks.append(escape(answer.text.strip()))
+    passage = answer.passage
+    if passage is not None and passage.text:
+        heading = passage.heading or passage.title
+        body = escape(passage.text)
+        blocks.append(f"<b>{escape(heading)}</b>\n{body}" if heading else body)
+    if answer.cards:
+        lines = [card_line(card, lang, number) for number, card in enumerate(answer.cards, 1)]
+        blocks.append("\n\n".join(lines))
+    if answer.abstained and answer.suggestions:
+        topics = escape(", ".join(answer.suggestions))
+        blocks.append(t("bot.answer.suggestions", lang, topics=topics))
+    if answer.contact is not None:
+        blocks.append(t("bot.answer.contact", lang) + "\n" + contact_html(answer.contact, lang))
+    if (answer.sources or answer.cards) and not answer.abstained and answer.kind == "answer":
         blocks.append(t("bot.answer.sources", lang))
     return "\n\n".join(block for block in blocks if block)
 

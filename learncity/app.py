@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
     from sqlalchemy import Engine
 
     from flows.service import FlowService
@@ -54,12 +55,22 @@ class Services:
         self.engine.dispose()
 
 
-def build_services(settings: Settings, *, embeddings: Embeddings | None = None) -> Services:
-    """Build every service from the settings (`embeddings` lets tests share one loaded model)."""
+def build_services(
+    settings: Settings,
+    *,
+    embeddings: Embeddings | None = None,
+    chat_model: BaseChatModel | None = None,
+) -> Services:
+    """Build every service from the settings.
+
+    `embeddings` lets tests share one loaded model; `chat_model` replaces the configured LLM
+    (a fake one in tests: the paid model is the edge we cannot reach).
+    """
     import retrieval
     from flows.service import FlowService
     from flows.store import FlowStore
     from learncity.db import make_engine
+    from learncity.safeguarding import SafeguardingClassifier
     from reminders.service import ReminderService
     from retrieval.context_store import ContextStore
     from retrieval.embedding import make_embeddings
@@ -84,8 +95,9 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
     # The knowledge service refreshes the searcher after each sync, once.
     indexer = Indexer(index=index, embeddings=model)
     knowledge = KnowledgeService(root=settings.knowledge_dir, indexer=indexer, searcher=searcher)
-    chat_model = make_chat_model(settings)
+    chat_model = chat_model if chat_model is not None else make_chat_model(settings)
     data = Path(retrieval.__file__).parent / "data"
+    safeguarding = SafeguardingClassifier(embeddings=model)
     threshold = settings.abstain_threshold
     assistant = AnswerEngine(
         knowledge=knowledge,
@@ -100,6 +112,7 @@ def build_services(settings: Settings, *, embeddings: Embeddings | None = None) 
             bank=ExampleBank.from_file(data / "smalltalk.yaml", embeddings=model)
         ),
         languages=LanguageIdentifier(),
+        safeguard=lambda text, vector: safeguarding.classify(text, vector=vector),
         llm=LLMPhraser(model=chat_model) if chat_model is not None else None,
         default_lang=settings.default_language,
     )

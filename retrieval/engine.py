@@ -32,7 +32,7 @@ from langchain_core.embeddings import Embeddings
 
 from learncity.content.models import Event, Programme
 from learncity.i18n import t
-from retrieval.cards import describe_filters
+from retrieval.cards import contact_line, describe_filters
 from retrieval.conversation import Context, Reading, read_follow_up
 from retrieval.gate import RelevanceGate, Verdict
 from retrieval.language import LanguageIdentifier
@@ -75,6 +75,7 @@ class Understood:
     """The question as the engine reads it."""
 
     text: str  # what is searched: the question, or the previous one refined by it
+    question: str  # the message as written, cleaned of invisible characters
     lang: str
     parsed: ParsedQuestion
     filters: Filters
@@ -139,6 +140,8 @@ class AnswerEngine:
         self._languages.warm_up()
         self._gate.warm_up()
         self._smalltalk.warm_up()
+        if self._safeguard is not None:
+            self._safeguard("buongiorno", None)
         self.ask("corsi gratis a marzo", lang="it")
         self.ask("free events this weekend", lang="en")
 
@@ -169,15 +172,10 @@ class AnswerEngine:
         moment = (now or dt.datetime.now(self._zone)).astimezone(self._zone)
         conversation = context or Context()
         understood = self._understand(question, lang, filters, moment, conversation)
-        detection = (
-            self._safeguard(understood.text, understood.vector) if self._safeguard else None
-        )
-        if detection is not None and detection.urgent:
-            answer = self._helplines_only(question, understood.lang)
-            return self._done(answer, started, [], Verdict(True, 1.0), "safeguarding")
+        detection = self._safety(understood)
         intent = (
             self._smalltalk.intent(question, understood.vector)
-            if not understood.reading.refinement
+            if detection is None and not understood.reading.refinement
             else None
         )
         if intent is not None:
@@ -194,6 +192,13 @@ class AnswerEngine:
         answer, route = self._compose(understood, hits, ranked, verdict, moment)
         answer = replace(answer, question=question)
         return self._done(self._with_helplines(answer, detection), started, ranked, verdict, route)
+
+    def _safety(self, understood: Understood) -> Detection | None:
+        """Return what danger or distress the message signals (its own words, not the context)."""
+        if self._safeguard is None or not understood.question:
+            return None
+        own_vector = None if understood.reading.refinement else understood.vector
+        return self._safeguard(understood.question, own_vector)
 
     def _done(
         self, answer: Answer, started: float, ranked: list[Ranked], verdict: Verdict, route: str
@@ -230,7 +235,7 @@ class AnswerEngine:
             if any(char.isalnum() for char in searched)
             else None
         )
-        return Understood(searched, language, parsed, wanted, reading, vector)
+        return Understood(searched, text, language, parsed, wanted, reading, vector)
 
     def _language(self, text: str, fallback: str) -> str:
         """Return the question's language when it can be told, else the conversation's."""
@@ -273,7 +278,7 @@ class AnswerEngine:
     ) -> tuple[Answer, str]:
         parsed, wanted = understood.parsed, understood.filters
         has_window = wanted.starts_after is not None or wanted.starts_before is not None
-        if has_window and (parsed.wants_events or parsed.only_when) and not verdict.off_topic:
+        if has_window and (parsed.wants_events or (parsed.only_when and not verdict.off_topic)):
             # "What's on this weekend?": the dates are the question, whatever the words score.
             return self._listing(understood, hits, now), "listing"
         named = self.catalogue.records_for(wanted, parsed.implied_audiences)
@@ -321,7 +326,7 @@ class AnswerEngine:
             lang=lang,
             text=intro,
             abstained=False,
-            sources=self._sources(cards, ranked),
+            sources=self._sources(cards, ranked, lang=lang),
             cards=tuple(cards),
             filters=wanted,
         )
@@ -330,7 +335,8 @@ class AnswerEngine:
         self, understood: Understood, hits: list[Hit], ranked: list[Ranked], now: dt.datetime
     ) -> Answer | None:
         lang = understood.lang
-        guides = [doc for doc in ranked if doc.kind not in ("programme", "event")]
+        guides = [doc for doc in ranked if doc.kind not in ("programme", "event", "contact")]
+        contact = self._asked_contact(understood, ranked, lang)
         if not guides or understood.vector is None:
             return None
         lead = _in_language(guides, lang)
@@ -360,11 +366,23 @@ class AnswerEngine:
             lang=lang,
             text=intro,
             abstained=False,
-            sources=self._sources(cards, ordered, first_snippet=text),
+            sources=self._sources(cards, ordered, lang=lang, first_snippet=text),
             cards=tuple(cards),
             filters=understood.filters,
             passage=replace(passage, text=text),
+            contact=contact,
         )
+
+    def _asked_contact(
+        self, understood: Understood, ranked: Sequence[Ranked], lang: str
+    ) -> ContactInfo | None:
+        """Return the office a "who do I turn to?" question names, when it ranks near the top."""
+        if not understood.parsed.wants_contact:
+            return None
+        for doc in ranked[:3]:
+            if doc.kind == "contact" and doc.record_id:
+                return self.catalogue.contact(doc.record_id, lang)
+        return None
 
     def _listing(self, understood: Understood, hits: list[Hit], now: dt.datetime) -> Answer:
         lang, wanted = understood.lang, understood.filters
@@ -427,8 +445,16 @@ class AnswerEngine:
         )
 
     def _with_helplines(self, answer: Answer, detection: Detection | None) -> Answer:
+        """Put the helplines first; a message of distress the folder cannot answer gets only them.
+
+        The rest of the answer follows when there is one: a false alarm then costs one extra
+        block, never the answer the resident asked for.
+        """
         if detection is None:
             return answer
+        if answer.abstained or answer.kind != "answer":
+            helplines = self._helplines_only(answer.question, answer.lang)
+            return replace(helplines, filters=answer.filters)
         return replace(
             answer,
             helplines=tuple(self.catalogue.safeguarding_contacts(answer.lang)),
@@ -468,7 +494,12 @@ class AnswerEngine:
         return [self.catalogue.card_for(c.kind, c.record, lang, now, c.next_start) for c in chosen]
 
     def _sources(
-        self, cards: Sequence[Card], ranked: Sequence[Ranked], *, first_snippet: str = ""
+        self,
+        cards: Sequence[Card],
+        ranked: Sequence[Ranked],
+        *,
+        lang: str,
+        first_snippet: str = "",
     ) -> tuple[Source, ...]:
         """Return the ranked list shown: the answer's own documents first, one per document."""
         kb = self._knowledge.current
@@ -485,6 +516,9 @@ class AnswerEngine:
             if not url and doc.path in kb.guides:
                 url = kb.guides[doc.path].meta.source_url
             snippet = first_snippet if first_snippet and len(sources) == len(cards) else ""
+            if doc.kind == "contact" and doc.record_id:
+                found = self.catalogue.contact(doc.record_id, lang)
+                snippet = contact_line(found) if found is not None else snippet
             sources.append(
                 Source(
                     title=doc.title or doc.path,

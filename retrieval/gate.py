@@ -21,11 +21,11 @@ from retrieval.examples import ExampleBank
 from retrieval.rank import Ranked
 
 # Calibrated on the dev halves (sample, multilingual, out-of-scope sets): see docs/benchmarks.md.
-DEFAULT_THRESHOLD = 0.30
+DEFAULT_THRESHOLD = 0.20
 # An off-topic example vetoes an answer when it is at least this close to the question and
 # beats the folder's best passage by the margin.
-OFF_TOPIC_MIN = 0.45
-OFF_TOPIC_MARGIN = 0.05
+OFF_TOPIC_MIN = 0.40
+OFF_TOPIC_MARGIN = 0.10
 TOP_DOCUMENTS = 3
 
 
@@ -75,8 +75,11 @@ class RelevanceGate:
         if vector is None or not ranked:
             return Verdict(False, relevance)
         nearest = self._off_topics.nearest(vector) if self._off_topics is not None else None
+        # The folder's evidence counts its words too: "come faccio lo SPID?" shares little
+        # meaning with a page but names exactly what it is about.
+        evidence = max(relevance, max(doc.score for doc in ranked[:TOP_DOCUMENTS]))
         if nearest is not None and nearest.similarity >= max(
-            OFF_TOPIC_MIN, relevance + self._margin
+            OFF_TOPIC_MIN, evidence + self._margin
         ):
             return Verdict(False, relevance, nearest.label)
         return Verdict(relevance >= self._threshold, relevance)

@@ -496,6 +496,13 @@ class Catalogue:
             return contact_info(contacts[0], lang)
         return ContactInfo(id="city", name=t("answers.city_contact", lang))
 
+    def contact(self, contact_id: str, lang: str) -> ContactInfo | None:
+        """Return the contact with this id in `lang`, or None when the folder has none."""
+        for contact in self._knowledge.current.contacts:
+            if contact.id == contact_id:
+                return contact_info(contact, lang)
+        return None
+
     def safeguarding_contacts(self, lang: str) -> list[ContactInfo]:
         """Return the helplines for danger or distress, emergency numbers first."""
         contacts = [c for c in self._knowledge.current.contacts if c.safeguarding]

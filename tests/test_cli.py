@@ -16,7 +16,19 @@ import pytest
 import retrieval.embedding
 from learncity.cli import main
 
-ANSWER_KEYS = {"question", "lang", "abstained", "answer", "sources", "programmes", "latency_ms"}
+ANSWER_KEYS = {
+    "question",
+    "lang",
+    "kind",
+    "abstained",
+    "safeguarding",
+    "answer",
+    "sources",
+    "programmes",
+    "events",
+    "helplines",
+    "latency_ms",
+}
 
 
 @pytest.fixture(scope="module")
@@ -117,52 +129,29 @@ def test_check_passes_on_the_sample_folder(folders: tuple[Path, Path]) -> None:
     assert code == 0 and out.startswith("OK:")
 
 
-def test_eval_prints_figures_as_json(folders: tuple[Path, Path], tmp_path: Path) -> None:
-    questions = tmp_path / "q.jsonl"
-    rows = [
-        {
-            "question": "corso di italiano gratis la sera a librino",
-            "lang": "it",
-            "expected_paths": ["programmes/languages.yaml"],
-            "expected_ids": ["ita-l2-librino-sera"],
-            "out_of_scope": False,
-            "cross_lingual": False,
-        },
-        {
-            "question": "warning signs that a teenager is dropping out of school",
-            "lang": "en",
-            "expected_paths": ["guides/dispersione-scolastica.md"],
-            "expected_ids": [],
-            "out_of_scope": False,
-            "cross_lingual": True,
-        },
-        {
-            "question": "ricetta della pasta alla norma",
-            "lang": "it",
-            "expected_paths": [],
-            "expected_ids": [],
-            "out_of_scope": True,
-            "cross_lingual": False,
-        },
-    ]
-    questions.write_text("\n".join(json.dumps(row) for row in rows) + "\n", "utf-8")
-    code, out = run([*base(folders), "eval", "--questions", str(questions), "--json"])
+def test_ask_session_answers_a_follow_up_about_the_previous_answer(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = "corso di italiano gratis la sera a librino\nquanto costa?\ndov'è?\n"
+    code, out = run(
+        [*base(folders), "ask", "--session", "t1", "-"], stdin=conversation, monkeypatch=monkeypatch
+    )
     assert code == 0
-    report = json.loads(out)
-    assert report["r@5"] == 1.0 and report["mrr"] > 0.5
-    assert report["out_of_scope_abstained"] == 1.0
-    assert report["in_scope_abstained"] == 0.0
-    assert set(report["by_lang"]) == {"it", "en"}
-    assert report["cross_lingual"]["in_scope"] == 1
-    code, table = run([*base(folders), "eval", "--questions", str(questions)])
-    assert code == 0 and "cross-lingual" in table and "r@5" in table
+    first, cost, where = (json.loads(line) for line in out.splitlines())
+    assert first["programmes"][0]["id"] == "ita-l2-librino-sera"
+    assert cost["programmes"][0]["id"] == "ita-l2-librino-sera"
+    assert "Gratuito" in cost["answer"] or "Gratis" in cost["answer"]
+    assert where["sources"][0]["record_id"] == "ita-l2-librino-sera"
+    # Without a session every question stands alone: "quanto costa?" has no subject.
+    code, out = run([*base(folders), "ask", "-"], stdin="quanto costa?\n", monkeypatch=monkeypatch)
+    assert json.loads(out)["programmes"] != first["programmes"]
 
 
-def test_eval_rejects_a_bad_question_file(folders: tuple[Path, Path], tmp_path: Path) -> None:
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"question": "ok", "expected_paths": ["a"]}\n{not json\n', "utf-8")
-    code, _ = run([*base(folders), "eval", "--questions", str(bad)])
-    assert code == 2
+def test_ask_json_marks_distress_and_gives_helplines(folders: tuple[Path, Path]) -> None:
+    code, out = run([*base(folders), "ask", "voglio farla finita, non ce la faccio più", "--json"])
+    answer = json.loads(out)
+    assert code == 0 and answer["safeguarding"] is True
+    assert any("19696" in line or "112" in line for line in answer["helplines"])
 
 
 def test_chat_switches_language_and_quits(

@@ -18,8 +18,9 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from learncity.app import Services, build_services
 from learncity.settings import Settings
-from retrieval.assistant import Assistant
-from retrieval.llm import LLMPhraser
+from learncity.terminal import render_answer
+from retrieval.engine import AnswerEngine as Assistant
+from retrieval.types import Answer
 
 ROME = ZoneInfo("Europe/Rome")
 NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=ROME)  # a Wednesday
@@ -45,6 +46,11 @@ def assistant(services: Services) -> Assistant:
     return services.assistant
 
 
+def shown(answer: Answer) -> str:
+    """Return the answer as the terminal shows it (lead, passage, cards, contact, sources)."""
+    return render_answer(answer)
+
+
 def test_colloquial_italian_question_gets_the_right_course_card(assistant: Assistant) -> None:
     answer = assistant.ask("corso di italiano gratis la sera per mia madre?", now=NOW)
     assert not answer.abstained
@@ -56,7 +62,7 @@ def test_colloquial_italian_question_gets_the_right_course_card(assistant: Assis
     assert "18:30" in card.when
     assert card.next_start == dt.datetime(2026, 11, 18, 18, 30, tzinfo=ROME)
     assert answer.filters.free_only and answer.filters.time_of_day == "evening"
-    assert "Italiano per stranieri" in answer.text
+    assert "Italiano per stranieri" in shown(answer)
 
 
 def test_english_question_finds_the_same_course(assistant: Assistant) -> None:
@@ -77,9 +83,9 @@ def test_unmet_constraints_are_said_and_the_relevant_records_shown(assistant: As
         for record in records
     )
     if not meets_all:  # the sample has no free after-school club in Librino: say so
-        assert answer.text.startswith("Non ho trovato niente che corrisponda a tutte le richieste")
+        assert shown(answer).startswith("Non ho trovato niente che corrisponda a tutte le richieste")
         assert (
-            "gratuito" in answer.text.splitlines()[0] and "Librino" in answer.text.splitlines()[0]
+            "gratuito" in shown(answer).splitlines()[0] and "Librino" in shown(answer).splitlines()[0]
         )
 
 
@@ -92,14 +98,13 @@ def test_cross_lingual_question_reaches_the_italian_guide(assistant: Assistant) 
 def test_guide_answer_is_the_answering_sentences_with_source(assistant: Assistant) -> None:
     answer = assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
     assert not answer.abstained
-    assert "6 anni" in answer.text
+    assert "6 anni" in shown(answer)
     source = answer.sources[0]
     assert source.path == "guides/iscrizioni-scuola.md"
     assert source.title.startswith("Iscrizioni scolastiche")
-    assert source.snippet == answer.text
-    # Extractive: a few sentences, not the whole passage.
-    assert answer.text.count(". ") <= 3
-    assert len(answer.text) < 600
+    assert answer.passage is not None and source.snippet == answer.passage.text
+    # A passage a person can read: the section's answering paragraphs, under its heading.
+    assert answer.passage.heading and len(answer.passage.text) <= 700
 
 
 @pytest.mark.parametrize(
@@ -117,13 +122,13 @@ def test_out_of_scope_abstains_with_the_general_contact(
     assert answer.abstained
     assert not answer.sources and not answer.cards
     assert answer.contact is not None
-    assert answer.contact.phone and answer.contact.phone in answer.text
+    assert answer.contact.phone and answer.contact.phone in shown(answer)
     assert answer.contact == assistant.contact_for("general", answer.lang)
     assert answer.suggestions, "closest topics are offered"
     if answer.lang == "en":
-        assert answer.text.startswith("I don't have this in the city's information")
+        assert shown(answer).startswith("I don't have this in the city's information")
     else:
-        assert answer.text.startswith("Non ho questa informazione")
+        assert shown(answer).startswith("Non ho questa informazione")
 
 
 def test_events_this_weekend_are_on_the_weekend(assistant: Assistant) -> None:
@@ -179,30 +184,21 @@ def test_card_and_contacts(assistant: Assistant) -> None:
 
 def test_llm_answer_with_good_citations_is_used(services: Services) -> None:
     fake = FakeListChatModel(responses=["Si iscrive online, a gennaio [1]."])
-    assistant = Assistant(
-        knowledge=services.knowledge,
-        searcher=services.searcher,
-        embeddings=services.embeddings,
-        zone=ROME,
-        llm=LLMPhraser(model=fake),
-    )
-    answer = assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
-    assert answer.text == "Si iscrive online, a gennaio [1]."
+    built = build_services(services.settings, embeddings=services.embeddings, chat_model=fake)
+    answer = built.assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
+    built.close()
+    assert answer.passage is not None
+    assert answer.passage.text == "Si iscrive online, a gennaio [1]."
     assert answer.sources[0].path == "guides/iscrizioni-scuola.md"
 
 
 def test_llm_answer_citing_unknown_passages_falls_back_to_extractive(services: Services) -> None:
     fake = FakeListChatModel(responses=["Serve il modulo del Ministero [9]."])
-    assistant = Assistant(
-        knowledge=services.knowledge,
-        searcher=services.searcher,
-        embeddings=services.embeddings,
-        zone=ROME,
-        llm=LLMPhraser(model=fake),
-    )
-    answer = assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
-    assert "[9]" not in answer.text
-    assert "6 anni" in answer.text
+    built = build_services(services.settings, embeddings=services.embeddings, chat_model=fake)
+    answer = built.assistant.ask("come si iscrive un figlio alla prima elementare?", now=NOW)
+    built.close()
+    assert "[9]" not in shown(answer)
+    assert "6 anni" in shown(answer)
 
 
 def test_edited_and_deleted_files_follow_within_seconds(
@@ -255,7 +251,7 @@ def test_this_weekend_lists_the_weekend_events_asked_on_saturday(
     assistant: Assistant, question: str
 ) -> None:
     answer = assistant.ask(question, now=SATURDAY_MORNING)
-    assert not answer.abstained, answer.text
+    assert not answer.abstained, shown(answer)
     assert answer.cards and all(card.kind == "event" for card in answer.cards)
     assert ("ev-coderdojo-session", CODERDOJO_TODAY) in [
         (card.id, card.next_start) for card in answer.cards
@@ -263,7 +259,7 @@ def test_this_weekend_lists_the_weekend_events_asked_on_saturday(
     for card in answer.cards:
         assert card.next_start is not None
         assert SATURDAY_MORNING <= card.next_start < NEXT_MONDAY
-    assert "CoderDojo" in answer.text
+    assert "CoderDojo" in shown(answer)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +278,7 @@ def test_a_time_window_alone_lists_the_events_then(
     assistant: Assistant, question: str, start: dt.datetime, end: dt.datetime
 ) -> None:
     answer = assistant.ask(question, now=SATURDAY_MORNING)
-    assert not answer.abstained, answer.text
+    assert not answer.abstained, shown(answer)
     assert answer.cards
     starts = [card.next_start for card in answer.cards]
     assert all(s is not None and start <= s < end for s in starts), starts
@@ -293,7 +289,7 @@ def test_no_event_in_the_window_says_so_and_shows_the_next_ones(assistant: Assis
     # Nothing on this Saturday evening in the sample: say it plainly, then what comes next.
     answer = assistant.ask("stasera", now=SATURDAY_MORNING)
     assert not answer.abstained
-    assert answer.text.startswith("Non ci sono eventi in programma nel periodo richiesto.")
+    assert shown(answer).startswith("Non ci sono eventi in programma nel periodo richiesto.")
     assert answer.cards
     tonight_ends = dt.datetime(2026, 11, 22, tzinfo=ROME)
     assert all(c.next_start is not None and c.next_start >= tonight_ends for c in answer.cards)
@@ -314,7 +310,7 @@ def test_childrens_events_this_weekend_not_a_guide_sentence(
     assert not answer.abstained
     assert [card.id for card in answer.cards] == ["ev-coderdojo-session"]
     assert answer.cards[0].next_start == CODERDOJO_TODAY
-    assert "doposcuola" not in answer.text.lower()
+    assert "doposcuola" not in shown(answer).lower()
 
 
 def test_events_for_an_audience_never_show_events_made_for_another(
@@ -332,10 +328,11 @@ def test_son_stopped_going_to_school_gets_who_to_turn_to_from_the_italian_guide(
     assert not answer.abstained
     assert answer.lang == "en"
     assert answer.sources[0].path == "guides/dispersione-scolastica.md"
-    assert answer.sources[0].snippet == answer.text
+    assert answer.passage is not None and answer.sources[0].snippet == answer.passage.text
+    assert answer.text == "This is described in Italian:"  # says so when it falls back
     # The sentences that say whom to turn to, in the document's language.
-    assert "Progetto Ponte" in answer.text or "coordinatore di classe" in answer.text
-    assert "Foreign children" not in answer.text
+    assert "Progetto Ponte" in shown(answer) or "coordinatore di classe" in shown(answer)
+    assert "Foreign children" not in shown(answer)
 
 
 def test_son_stopped_going_to_school_in_italian_reaches_the_same_guide(
@@ -362,21 +359,21 @@ def test_a_topic_and_audience_the_folder_has_get_the_course(assistant: Assistant
 def test_a_sentence_announcing_a_list_comes_with_it(assistant: Assistant) -> None:
     answer = assistant.ask("a chi mi rivolgo per l'ufficio scuola del comune?", now=NOW)
     assert not answer.abstained
-    assert "095 000 3000" in answer.text  # not just "Ufficio Scuola del Comune (esempio):"
+    assert "095 000 3000" in shown(answer)  # not just "Ufficio Scuola del Comune (esempio):"
 
 
 def test_faq_answers_keep_question_and_answer_without_markdown(assistant: Assistant) -> None:
     answer = assistant.ask("mio figlio ha 17 anni e non ha la terza media", now=NOW)
     assert not answer.abstained
     assert answer.sources[0].path == "guides/cpia-e-diploma-serale.md"
-    assert "CPIA" in answer.text and "*" not in answer.text
+    assert "CPIA" in shown(answer) and "*" not in shown(answer)
 
 
 def test_a_when_question_gets_the_sentence_with_the_dates(assistant: Assistant) -> None:
     answer = assistant.ask("quando si fanno le iscrizioni a scuola?", now=NOW)
     assert not answer.abstained
     assert answer.sources[0].path == "guides/iscrizioni-scuola.md"
-    assert "gennaio" in answer.text
+    assert "gennaio" in shown(answer)
 
 
 def test_an_italian_question_about_learning_italian_gets_the_italian_course_guide(
@@ -412,7 +409,7 @@ def test_opening_hours_on_a_weekday_are_a_guide_question_not_an_events_filter(
 
     assert not answer.abstained
     assert answer.sources[0].path == "guides/biblioteche-e-maker-space.md"
-    assert "Non ho trovato niente che corrisponda" not in answer.text
+    assert "Non ho trovato niente che corrisponda" not in shown(answer)
 
 
 def test_the_only_concert_cancelled_shows_it_cancelled_not_other_events(
@@ -431,7 +428,7 @@ def test_a_contact_is_quoted_in_the_question_language_only(assistant: Assistant)
     ):
         answer = assistant.ask(question, lang=lang, now=NOW)
         assert "contacts.yaml" in [source.path for source in answer.sources]
-        quoted = answer.text + " ".join(source.snippet for source in answer.sources)
+        quoted = shown(answer) + " ".join(source.snippet for source in answer.sources)
         other = ("Contact:", "Hours:", "Topics:") if lang == "it" else ("Contatti:", "Orari:")
         assert not any(label in quoted for label in other), quoted
 
@@ -440,15 +437,17 @@ def test_a_pdf_guide_answers_in_clean_sentences(assistant: Assistant) -> None:
     answer = assistant.ask("quali documenti devo portare per la validazione delle competenze?")
 
     assert answer.sources[0].path == "guides/validazione-competenze.pdf"
-    assert "Quali documenti portare" not in answer.text
-    assert "Dove rivolgersi" not in answer.text
+    assert answer.passage is not None
+    # Headings extracted from the PDF are never glued into a sentence.
+    assert "portare documento" not in answer.passage.text
+    assert "Dove rivolgersi" not in answer.passage.text
 
 
 def test_a_table_row_answers_a_price_question(assistant: Assistant) -> None:
     answer = assistant.ask("quanto costa la mensa a pasto con isee di 8000 euro?", now=NOW)
 
     assert answer.sources[0].path == "guides/mensa-e-trasporto-scolastico.html"
-    assert "ISEECosto" not in answer.text and "1,50 euro" in answer.text
+    assert "ISEECosto" not in shown(answer) and "1,50 euro" in shown(answer)
 
 
 @pytest.mark.parametrize(
@@ -473,7 +472,7 @@ def test_asking_for_courses_a_guide_introduces_gets_the_course_cards(
     answer = assistant.ask(question, now=NOW)
 
     assert not answer.abstained
-    assert expected <= {card.id for card in answer.cards}, answer.text
+    assert expected <= {card.id for card in answer.cards}, shown(answer)
     kb = assistant._knowledge.current  # noqa: SLF001 - check the records behind the cards
     topics = set(answer.filters.topics)
     assert all(
@@ -483,8 +482,8 @@ def test_asking_for_courses_a_guide_introduces_gets_the_course_cards(
     )
     # The guide's short extract may come first; the courses are listed, not only announced.
     assert answer.sources[0].path == guide
-    assert all(card.title in answer.text for card in answer.cards)
-    assert answer.text.index(answer.cards[0].title) > 0
+    assert all(card.title in shown(answer) for card in answer.cards)
+    assert shown(answer).index(answer.cards[0].title) > 0
 
 
 @pytest.mark.parametrize(
@@ -498,7 +497,7 @@ def test_asking_for_an_evening_diploma_gets_the_evening_school(
 
     assert answer.lang == lang
     assert [card.id for card in answer.cards][:1] == ["diploma-serale-ragioneria"]
-    assert answer.cards[0].title in answer.text
+    assert answer.cards[0].title in shown(answer)
 
 
 def test_a_senior_giving_their_age_gets_only_the_courses_for_seniors(
@@ -509,7 +508,7 @@ def test_a_senior_giving_their_age_gets_only_the_courses_for_seniors(
     assert {card.id for card in answer.cards} == {
         "computer-base-senior-cibali",
         "smartphone-over60-picanello",
-    }, answer.text
+    }, shown(answer)
 
 
 def test_a_financial_literacy_course_is_about_money(assistant: Assistant) -> None:
