@@ -30,13 +30,13 @@ from telegram.ext import (
 )
 
 from bot.deps import BotDeps
-from learncity.content.models import text_in
+from learncity.content.models import Event, Programme, text_in
 from learncity.i18n import t
 from learncity.settings import Settings
 from partners.errors import FetchError, InvalidSource, UnsafeName
 from partners.feeds import FeedProblem, FeedRefresher
 from partners.registry import Partner
-from partners.service import Preview, PartnerService
+from partners.service import PartnerService, Preview
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,12 @@ class PartnerHandlers:
         keyboard = InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(t("partners.publish", lang), callback_data=f"pt:ok:{token}"),
-                    InlineKeyboardButton(t("partners.cancel", lang), callback_data=f"pt:no:{token}"),
+                    InlineKeyboardButton(
+                        t("partners.publish", lang), callback_data=f"pt:ok:{token}"
+                    ),
+                    InlineKeyboardButton(
+                        t("partners.cancel", lang), callback_data=f"pt:no:{token}"
+                    ),
                 ]
             ]
         )
@@ -222,7 +226,8 @@ class PartnerHandlers:
                 programmes=programmes,
             )
         ]
-        for record in [*preview.parsed.programmes, *preview.parsed.events][:_SHOWN]:
+        records: list[Programme | Event] = [*preview.parsed.programmes, *preview.parsed.events]
+        for record in records[:_SHOWN]:
             lines.append(f"• {escape(text_in(record.title, lang))}")
         notes = preview.parsed.notes
         if notes:
@@ -308,7 +313,9 @@ class PartnerHandlers:
         listings = await asyncio.to_thread(self._service.listings, partner.name)
         if not listings:
             return t("partners.listings_none", lang, partner=escape(partner.title)), None
-        text = t("partners.listings_header", lang, partner=escape(partner.title), count=len(listings))
+        text = t(
+            "partners.listings_header", lang, partner=escape(partner.title), count=len(listings)
+        )
         rows = [
             [
                 InlineKeyboardButton(

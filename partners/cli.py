@@ -25,7 +25,7 @@ from partners.registry import check_partner_name
 from partners.service import PartnerService
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add the `import` and `export` subcommands to the `learncity` parser."""
     importer = commands.add_parser(
         "import", help="import a partner's .ics, .jsonld, .csv or .yaml (file or URL)"

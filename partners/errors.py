@@ -1,10 +1,10 @@
 """The partners package's exceptions; each carries the identifier it is about.
 
-    PartnerError
-    ├── InvalidSource       a source with problems (every KnowledgeError found), refused whole
-    ├── UnsafeName          a partner or document name that would leave the partner's folder
-    ├── UnknownPartner      a name not listed in partners.yaml
-    └── FetchError          a source that cannot be read (missing, too large, too slow, HTTP error)
+PartnerError
+├── InvalidSource       a source with problems (every KnowledgeError found), refused whole
+├── UnsafeName          a partner or document name that would leave the partner's folder
+├── UnknownPartner      a name not listed in partners.yaml
+└── FetchError          a source that cannot be read (missing, too large, too slow, HTTP error)
 """
 
 from __future__ import annotations

@@ -18,16 +18,32 @@ from icalendar import Calendar, vRecur
 from icalendar import Event as VEvent
 
 from learncity.content.loader import KnowledgeBase
-from learncity.content.models import LearningType, LocalizedText, Programme, Event, Venue, text_in
+from learncity.content.models import Event, LearningType, LocalizedText, Programme, Venue, text_in
 from partners.jsonld import RRULE_KEY
 from partners.records import export_uid
 
 PRODID = "-//Learning City Assistant//learncity partners export//EN"
-_DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
-              "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
-_ICAL_TO_DAY = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday",
-                "FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
-_SIMPLE_WEEKLY = re.compile(r"^FREQ=WEEKLY;BYDAY=((?:MO|TU|WE|TH|FR|SA|SU)(?:,(?:MO|TU|WE|TH|FR|SA|SU))*)$")
+_DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+_ICAL_TO_DAY = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+_SIMPLE_WEEKLY = re.compile(
+    r"^FREQ=WEEKLY;BYDAY=((?:MO|TU|WE|TH|FR|SA|SU)(?:,(?:MO|TU|WE|TH|FR|SA|SU))*)$"
+)
 
 
 def select(
@@ -166,7 +182,9 @@ def _event_node(event: Event, zone: ZoneInfo) -> dict[str, Any]:
         match = _SIMPLE_WEEKLY.match(event.rrule)
         schedule: dict[str, Any] = {"@type": "Schedule", "repeatFrequency": "P1W"}
         if match:
-            schedule["byDay"] = [f"https://schema.org/{_ICAL_TO_DAY[d]}" for d in match.group(1).split(",")]
+            schedule["byDay"] = [
+                f"https://schema.org/{_ICAL_TO_DAY[d]}" for d in match.group(1).split(",")
+            ]
         if event.exdates:
             schedule["exceptDate"] = [_aware(d, event_zone).isoformat() for d in event.exdates]
         node["eventSchedule"] = schedule
@@ -199,7 +217,12 @@ def _course_node(programme: Programme) -> dict[str, Any]:
             groups.setdefault(key, []).append(f"https://schema.org/{_DAY_NAMES[slot.day]}")
         schedules = []
         for (start, end), days in groups.items():
-            item: dict[str, Any] = {"@type": "Schedule", "repeatFrequency": "P1W", "byDay": days, "startTime": start}
+            item: dict[str, Any] = {
+                "@type": "Schedule",
+                "repeatFrequency": "P1W",
+                "byDay": days,
+                "startTime": start,
+            }
             if end:
                 item["endTime"] = end
             schedules.append(item)
@@ -210,8 +233,15 @@ def _course_node(programme: Programme) -> dict[str, Any]:
     return node
 
 
-def export_jsonld(programmes: Iterable[Programme], events: Iterable[Event], *, zone: ZoneInfo) -> str:
+def export_jsonld(
+    programmes: Iterable[Programme], events: Iterable[Event], *, zone: ZoneInfo
+) -> str:
     """Return a JSON-LD document: an @graph of Course and Event nodes."""
     graph = [_course_node(p) for p in sorted(programmes, key=lambda p: p.id)]
     graph += [_event_node(e, zone) for e in sorted(events, key=lambda e: e.id)]
-    return json.dumps({"@context": "https://schema.org", "@graph": graph}, ensure_ascii=False, indent=2) + "\n"
+    return (
+        json.dumps(
+            {"@context": "https://schema.org", "@graph": graph}, ensure_ascii=False, indent=2
+        )
+        + "\n"
+    )

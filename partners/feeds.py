@@ -89,7 +89,9 @@ class FeedRefresher:
         now = self._service.now()
         for partner in registry.partners:
             try:
-                feeds = await asyncio.to_thread(load_feeds, self._service.knowledge_dir, partner.name)
+                feeds = await asyncio.to_thread(
+                    load_feeds, self._service.knowledge_dir, partner.name
+                )
             except (InvalidFile, PartnerError) as error:
                 message = "; ".join(str(e) for e in getattr(error, "errors", [error]))
                 await self._report(partner, f"partners/{partner.name}/feeds.yaml", message)
@@ -119,7 +121,11 @@ class FeedRefresher:
         document = _document(feed, fetched.name, fetched.data)
         try:
             preview = await asyncio.to_thread(
-                self._service.preview, partner.name, fetched.data, document=document, source=feed.url
+                self._service.preview,
+                partner.name,
+                fetched.data,
+                document=document,
+                source=feed.url,
             )
             report = await asyncio.to_thread(self._service.publish, preview)
         except InvalidSource as error:
@@ -130,9 +136,13 @@ class FeedRefresher:
             return await self._failed(partner, feed, state, str(error))
         # Validators only after a good import: a bad version is fetched in full next time.
         state.etag, state.last_modified, state.problem = fetched.etag, fetched.last_modified, None
-        return FeedResult(partner.name, feed.url, "updated" if report.changed else "unchanged", report)
+        return FeedResult(
+            partner.name, feed.url, "updated" if report.changed else "unchanged", report
+        )
 
-    async def _failed(self, partner: Partner, feed: Feed, state: _State, message: str) -> FeedResult:
+    async def _failed(
+        self, partner: Partner, feed: Feed, state: _State, message: str
+    ) -> FeedResult:
         log.warning("feed %s of partner %s: %s", feed.url, partner.name, message)
         if message != state.problem:
             state.problem = message

@@ -102,7 +102,10 @@ async def fetch_url(
             if response.status == 304:
                 return Fetched(data=None, name=name_of(url), **validators)
             if response.status >= 400:
-                raise FetchError(url, f"the server answered HTTP {response.status} {response.reason or ''}".rstrip())
+                raise FetchError(
+                    url,
+                    f"the server answered HTTP {response.status} {response.reason or ''}".rstrip(),
+                )
             if response.content_length is not None and response.content_length > max_bytes:
                 raise _too_large(url, response.content_length, max_bytes)
             chunks: list[bytes] = []

@@ -76,14 +76,20 @@ def _scan(document: str, text: str) -> list[_Block]:
     if not logical or logical[0][1].strip().upper() != "BEGIN:VCALENDAR":
         first = logical[0][0] if logical else None
         raise InvalidSource(
-            [KnowledgeError(document, first, "not an iCalendar file: it must start with BEGIN:VCALENDAR")]
+            [
+                KnowledgeError(
+                    document, first, "not an iCalendar file: it must start with BEGIN:VCALENDAR"
+                )
+            ]
         )
     blocks: list[_Block] = []
     stack: list[tuple[str, int]] = []
     for number, line in logical:
         if not _CONTENT_LINE.match(line):
             problems.append(
-                KnowledgeError(document, number, f"'{line[:40]}' is not an iCalendar 'NAME:value' line")
+                KnowledgeError(
+                    document, number, f"'{line[:40]}' is not an iCalendar 'NAME:value' line"
+                )
             )
             continue
         name = re.split(r"[;:]", line, maxsplit=1)[0].upper()
@@ -94,15 +100,23 @@ def _scan(document: str, text: str) -> list[_Block]:
                 blocks.append(_Block(begin=number))
         elif name == "END":
             if not stack or stack[-1][0] != value.strip().upper():
-                opened = f" (BEGIN:{stack[-1][0]} is open since line {stack[-1][1]})" if stack else ""
-                problems.append(KnowledgeError(document, number, f"END:{value.strip()} without its BEGIN{opened}"))
+                opened = (
+                    f" (BEGIN:{stack[-1][0]} is open since line {stack[-1][1]})" if stack else ""
+                )
+                problems.append(
+                    KnowledgeError(
+                        document, number, f"END:{value.strip()} without its BEGIN{opened}"
+                    )
+                )
                 continue
             stack.pop()
         elif stack and stack[-1][0] == "VEVENT":
             blocks[-1].lines.setdefault(name, number)
             blocks[-1].raw.setdefault(name, _raw_value(line))
     for kind, number in stack:
-        problems.append(KnowledgeError(document, number, f"BEGIN:{kind} is never closed with END:{kind}"))
+        problems.append(
+            KnowledgeError(document, number, f"BEGIN:{kind} is never closed with END:{kind}")
+        )
     if problems:
         raise InvalidSource(problems)
     return blocks
@@ -142,7 +156,9 @@ def parse_ics(
     try:
         calendar = Calendar.from_ical(data)
     except (ValueError, IndexError, KeyError) as error:
-        raise InvalidSource([KnowledgeError(document, None, f"the calendar cannot be read: {error}")]) from None
+        raise InvalidSource(
+            [KnowledgeError(document, None, f"the calendar cannot be read: {error}")]
+        ) from None
     components = list(calendar.walk("VEVENT"))
     collector = Collector(document=document, partner=partner, now=now, city=city)
     if len(components) != len(blocks):  # should not happen: lines are then unknown
@@ -205,7 +221,10 @@ def _one_event(component: Component, block: _Block, out: Collector) -> None:
         "lang": _x(component, "X-LEARNCITY-LANG"),
     }
     if record["title"] is None:
-        out.problem(line("SUMMARY") if "SUMMARY" in block.lines else begin, f"'{uid}': SUMMARY (the title) is missing")
+        out.problem(
+            line("SUMMARY") if "SUMMARY" in block.lines else begin,
+            f"'{uid}': SUMMARY (the title) is missing",
+        )
         return
     rule = component.get("RRULE")
     if rule is not None:

@@ -20,33 +20,93 @@ from zoneinfo import ZoneInfo
 from learncity.content.errors import KnowledgeError
 from learncity.content.models import DAY_NAMES, Event, Programme
 from partners.errors import InvalidSource
-from partners.records import Collector, Parsed, fallback_uid, learning_type_of, local_time, record_id
+from partners.records import (
+    Collector,
+    Parsed,
+    fallback_uid,
+    learning_type_of,
+    local_time,
+    record_id,
+)
 from partners.registry import Partner
 
 EVENT_TYPES = frozenset(
     {
-        "Event", "EducationEvent", "ChildrensEvent", "SocialEvent", "LiteraryEvent",
-        "MusicEvent", "ExhibitionEvent", "Festival", "TheaterEvent", "ScreeningEvent",
-        "VisualArtsEvent", "DanceEvent", "FoodEvent", "SportsEvent", "BusinessEvent",
-        "Hackathon", "ComedyEvent", "CourseInstance",
+        "Event",
+        "EducationEvent",
+        "ChildrensEvent",
+        "SocialEvent",
+        "LiteraryEvent",
+        "MusicEvent",
+        "ExhibitionEvent",
+        "Festival",
+        "TheaterEvent",
+        "ScreeningEvent",
+        "VisualArtsEvent",
+        "DanceEvent",
+        "FoodEvent",
+        "SportsEvent",
+        "BusinessEvent",
+        "Hackathon",
+        "ComedyEvent",
+        "CourseInstance",
     }
 )
 # Nodes that describe something else (a place, an organiser): read where they are referenced.
 SUPPORTING_TYPES = frozenset(
     {
-        "Place", "Organization", "Person", "Schedule", "Offer", "PostalAddress",
-        "GeoCoordinates", "VirtualLocation", "WebSite", "WebPage", "Library",
-        "EducationalOrganization", "LocalBusiness", "CivicStructure", "Audience",
+        "Place",
+        "Organization",
+        "Person",
+        "Schedule",
+        "Offer",
+        "PostalAddress",
+        "GeoCoordinates",
+        "VirtualLocation",
+        "WebSite",
+        "WebPage",
+        "Library",
+        "EducationalOrganization",
+        "LocalBusiness",
+        "CivicStructure",
+        "Audience",
     }
 )
-_ICAL_DAYS = {"mon": "MO", "tue": "TU", "wed": "WE", "thu": "TH", "fri": "FR", "sat": "SA", "sun": "SU"}
-_SHORT_DAYS = {"mo": "mon", "tu": "tue", "we": "wed", "th": "thu", "fr": "fri", "sa": "sat", "su": "sun"}
+_ICAL_DAYS = {
+    "mon": "MO",
+    "tue": "TU",
+    "wed": "WE",
+    "thu": "TH",
+    "fri": "FR",
+    "sat": "SA",
+    "sun": "SU",
+}
+_SHORT_DAYS = {
+    "mo": "mon",
+    "tu": "tue",
+    "we": "wed",
+    "th": "thu",
+    "fr": "fri",
+    "sa": "sat",
+    "su": "sun",
+}
 # Model field -> JSON-LD property, for error messages.
 _PROPERTY_OF = {
-    "id": "@id", "title": "name", "description": "description", "start": "startDate",
-    "end": "endDate", "venue": "location", "topics": "keywords", "audiences": "audience",
-    "provider": "organizer", "cost": "offers", "url": "url", "rrule": "eventSchedule",
-    "schedule": "hasCourseInstance", "languages": "inLanguage", "capacity": "maximumAttendeeCapacity",
+    "id": "@id",
+    "title": "name",
+    "description": "description",
+    "start": "startDate",
+    "end": "endDate",
+    "venue": "location",
+    "topics": "keywords",
+    "audiences": "audience",
+    "provider": "organizer",
+    "cost": "offers",
+    "url": "url",
+    "rrule": "eventSchedule",
+    "schedule": "hasCourseInstance",
+    "languages": "inLanguage",
+    "capacity": "maximumAttendeeCapacity",
 }
 
 
@@ -193,7 +253,9 @@ def _moment(node: dict[str, Any], key: str, path: str) -> dt.date | dt.datetime 
             return dt.date.fromisoformat(text)
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise _Bad(f'{path}.{key} "{text}" is not a date (write e.g. 2027-03-14T18:00:00+01:00)') from None
+        raise _Bad(
+            f'{path}.{key} "{text}" is not a date (write e.g. 2027-03-14T18:00:00+01:00)'
+        ) from None
 
 
 def _terms(node: dict[str, Any], doc: _Document) -> list[str]:
@@ -207,7 +269,9 @@ def _terms(node: dict[str, Any], doc: _Document) -> list[str]:
     for audience in _list(node.get("audience")):
         audience = doc.resolve(audience)
         if isinstance(audience, dict):
-            terms.extend(str(a) for a in _list(audience.get("audienceType") or audience.get("name")))
+            terms.extend(
+                str(a) for a in _list(audience.get("audienceType") or audience.get("name"))
+            )
         elif isinstance(audience, str):
             terms.append(audience)
     return terms
@@ -350,7 +414,10 @@ class _JsonEvent:
             record["rrule"] = self._rrule(schedule, start.zone)
         if isinstance(schedule, dict) and schedule.get("exceptDate"):
             try:
-                days = [_moment({"d": d}, "d", f"{path}.eventSchedule.exceptDate") for d in _list(schedule["exceptDate"])]
+                days = [
+                    _moment({"d": d}, "d", f"{path}.eventSchedule.exceptDate")
+                    for d in _list(schedule["exceptDate"])
+                ]
             except _Bad as error:
                 out.problem(None, str(error))
                 return
@@ -362,7 +429,9 @@ class _JsonEvent:
         days = _days(schedule)
         frequency = str(schedule.get("repeatFrequency", "P1W")).upper()
         if not days or frequency not in ("P1W", "WEEKLY", "P7D"):
-            self.out.note(None, f"{self.path}.eventSchedule: only weekly schedules with byDay are read")
+            self.out.note(
+                None, f"{self.path}.eventSchedule: only weekly schedules with byDay are read"
+            )
             return None
         rule = f"FREQ=WEEKLY;BYDAY={','.join(_ICAL_DAYS[d] for d in days)}"
         try:
@@ -418,8 +487,12 @@ def _course_schedule(doc: _Document, instance: dict[str, Any], path: str) -> dic
     schedules = [doc.resolve(s) for s in _list(instance.get("courseSchedule"))]
     schedules = [s for s in schedules if isinstance(s, dict)] or [{}]
     schedule = schedules[0]
-    first = _moment(instance, "startDate", path) or _moment(schedule, "startDate", f"{path}.courseSchedule")
-    last = _moment(instance, "endDate", path) or _moment(schedule, "endDate", f"{path}.courseSchedule")
+    first = _moment(instance, "startDate", path) or _moment(
+        schedule, "startDate", f"{path}.courseSchedule"
+    )
+    last = _moment(instance, "endDate", path) or _moment(
+        schedule, "endDate", f"{path}.courseSchedule"
+    )
     result: dict[str, Any] = {
         "start_date": first.date() if isinstance(first, dt.datetime) else first,
         "end_date": last.date() if isinstance(last, dt.datetime) else last,

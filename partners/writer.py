@@ -163,7 +163,8 @@ class PartnerFolder:
     def write(self, document: str, parsed: Parsed, provenance: Provenance) -> WriteReport:
         """Replace a document's records with `parsed`; leave files alone when nothing changed."""
         before = self.records(document)
-        after = {r.id: _plain(r) for r in [*parsed.programmes, *parsed.events]}
+        records: list[Programme | Event] = [*parsed.programmes, *parsed.events]
+        after = {r.id: _plain(r) for r in records}
         report = WriteReport(
             added=tuple(i for i in after if i not in before),
             updated=tuple(i for i in after if i in before and before[i] != after[i]),
@@ -172,14 +173,20 @@ class PartnerFolder:
         )
         if not report.changed:
             return report
-        by_kind = {"programmes": parsed.programmes, "events": parsed.events}
+        by_kind: dict[Kind, list[Programme] | list[Event]] = {
+            "programmes": parsed.programmes,
+            "events": parsed.events,
+        }
         prepared: list[tuple[Path, Path | None]] = []
         try:
             for kind in KINDS:
                 target = self.file(kind, document)
                 items = [_plain(r) for r in by_kind[kind]]
                 prepared.append(
-                    (target, _atomic_prepare(target, _dump(kind, items, provenance)) if items else None)
+                    (
+                        target,
+                        _atomic_prepare(target, _dump(kind, items, provenance)) if items else None,
+                    )
                 )
         except BaseException:
             for _, temporary in prepared:
@@ -232,7 +239,9 @@ class PartnerFolder:
                 path.unlink(missing_ok=True)
                 return listing
             source = self.provenance(listing.document).get("source", "?")
-            text = _dump(listing.kind, [_plain(r) for r in kept], Provenance(self.partner, source, at))
+            text = _dump(
+                listing.kind, [_plain(r) for r in kept], Provenance(self.partner, source, at)
+            )
             os.replace(_atomic_prepare(path, text), path)
             return listing
         return None

@@ -71,8 +71,10 @@ async def test_a_broken_document_is_refused_with_its_line(
     emulator = runner.emulator
     await runner.start()
     admin = emulator.create_user("Biblioteca", user_id=ADMIN, language_code="en")
-    broken = (FIXTURES / "biblioteca-agenda.ics").read_bytes().replace(
-        b"20270108T173000", b"20271345T173000", 1
+    broken = (
+        (FIXTURES / "biblioteca-agenda.ics")
+        .read_bytes()
+        .replace(b"20270108T173000", b"20271345T173000", 1)
     )
     await admin.send_document("agenda.ics", broken)
     [refused] = await emulator.wait_for(admin.chat_id, timeout=15)

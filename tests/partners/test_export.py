@@ -37,8 +37,14 @@ def test_the_ics_export_parses_elsewhere_and_reimports_to_the_same_records(
     assert run_cli(knowledge, "import", str(source), "--partner", "biblioteca-ursino")[0] == 0
     exported = tmp_path / "offerta.ics"
     code, _ = run_cli(
-        knowledge, "export", "--format", "ics", "--partner", "biblioteca-ursino",
-        "--output", str(exported),
+        knowledge,
+        "export",
+        "--format",
+        "ics",
+        "--partner",
+        "biblioteca-ursino",
+        "--output",
+        str(exported),
     )
     assert code == 0
 
@@ -61,9 +67,10 @@ def test_the_ics_export_parses_elsewhere_and_reimports_to_the_same_records(
 
 
 def test_the_jsonld_export_reimports_to_the_same_records(knowledge: Path, tmp_path: Path) -> None:
-    assert run_cli(knowledge, "import", str(FIXTURES / "cpia-offerta.jsonld"), "--partner", "cpia")[
-        0
-    ] == 0
+    assert (
+        run_cli(knowledge, "import", str(FIXTURES / "cpia-offerta.jsonld"), "--partner", "cpia")[0]
+        == 0
+    )
     exported = tmp_path / "offerta.jsonld"
     code, _ = run_cli(
         knowledge, "export", "--format", "jsonld", "--partner", "cpia", "--output", str(exported)
