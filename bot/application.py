@@ -32,6 +32,7 @@ from bot.deps import BotDeps, ReloadSummary
 from bot.errors import ErrorHandler
 from bot.events import EventHandlers
 from bot.odd import Gate, OddHandlers
+from bot.partners import PartnerHandlers
 from bot.persistence import SQLPersistence
 from bot.school import SchoolHandlers
 from bot.staff import StaffHandlers, notify_staff
@@ -276,8 +277,13 @@ def build_application(
         reminders=services.reminders is not None,
         areas=tuple(area_commands),
     )
+    partners = PartnerHandlers.from_settings(settings, deps=deps)  # admins via partners.yaml
     lifecycle = _Lifecycle(
-        services=services, deps=deps, areas=areas, area_commands=area_commands, watch=watch
+        services=services,
+        deps=deps,
+        areas=[*areas, partners],
+        area_commands=area_commands,
+        watch=watch,
     )
 
     builder = (
@@ -339,6 +345,7 @@ def build_application(
     ]
     for area in areas:
         group_one.extend(area.handlers())
+    group_one.extend(partners.handlers())
     group_one.append(answers.text_handler())
     group_one.extend(odd.handlers())
     application.add_handlers(group_one, group=1)

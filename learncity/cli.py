@@ -215,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat_parser.add_argument("--lang", choices=SUPPORTED)
     run = commands.add_parser("run", help="index, then run the Telegram bot or the terminal chat")
     run.add_argument("--lang", choices=SUPPORTED)
+    from partners.cli import add_commands
+
+    add_commands(commands)  # import, export
     return parser
 
 
@@ -237,7 +240,16 @@ def configure_logging(*, verbose: bool) -> None:
     root.setLevel(level)
 
 
+def cmd_partners(args: argparse.Namespace, out: IO[str]) -> int:
+    """Import a partner's listings or export the offer (partners/cli.py)."""
+    from partners.cli import run as run_partners
+
+    return run_partners(args, out, _settings(args))
+
+
 _COMMANDS = {
+    "import": cmd_partners,
+    "export": cmd_partners,
     "index": cmd_index,
     "check": cmd_check,
     "ask": cmd_ask,

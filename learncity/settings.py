@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     flood_max_messages: int = 20
     flood_window_seconds: int = 60
 
+    # Partners' listings (partners/)
+    partner_max_mb: float = Field(5.0, gt=0)  # larger documents and feeds are refused
+    partner_fetch_timeout: float = Field(20.0, gt=0)  # seconds for a whole feed download
+    partner_refresh_seconds: int = Field(300, ge=30)  # how often the bot looks for due feeds
+
     # State
     database_url: SecretStr | None = None  # may hold a password
 

@@ -8,6 +8,8 @@ Folder layout (`knowledge/README.md` explains it to staff):
 
     programmes/**/*.yaml|*.yml|*.csv     events/**/*.yaml|*.yml     contacts.yaml
     guides/**/*.md|*.txt|*.pdf|*.html    assessments/ (flows.definitions reads them)    README.md
+    partners/<name>/programmes/** and partners/<name>/events/** (as above; partners.yaml and
+    partners/<name>/feeds.yaml are read by the `partners` service, not here)
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 """Larger files are refused before reading: a guide this big is a mistake (a video, a scan)."""
 
 CONTACTS_FILE = "contacts.yaml"
+PARTNERS_DIR = "partners"  # partners/<name>/programmes/*.yaml and events/*.yaml (their listings)
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 IGNORED_DIRS = frozenset({"assessments"})  # loaded by flows.definitions
 
@@ -78,7 +81,7 @@ class LoadedFile:
             return "guide"
         if self.path == CONTACTS_FILE:
             return "contacts"
-        return "events" if self.path.startswith("events/") else "programmes"
+        return "events" if _classify(self.path) == "events" else "programmes"
 
 
 @dataclass
@@ -915,6 +918,8 @@ def _classify(path: str) -> FileKind | None:
     if len(parts) == 1:
         return "contacts" if path == CONTACTS_FILE else None
     top = parts[0]
+    if top == PARTNERS_DIR and len(parts) >= 4:  # partners/<name>/programmes|events/...
+        return _classify("/".join(parts[2:]))
     if top == "programmes" and (suffix in YAML_SUFFIXES or suffix == ".csv"):
         return "programmes"
     if top == "events" and suffix in YAML_SUFFIXES:
@@ -922,6 +927,13 @@ def _classify(path: str) -> FileKind | None:
     if top == "guides" and suffix in GUIDE_SUFFIXES:
         return "guide"
     return None
+
+
+def _partner_config(path: str) -> bool:
+    parts = path.split("/")
+    return path == f"{PARTNERS_DIR}.yaml" or (
+        len(parts) == 3 and parts[0] == PARTNERS_DIR and parts[2] == "feeds.yaml"
+    )
 
 
 def _ignored_name(name: str) -> bool:
@@ -963,6 +975,8 @@ def discover(root: Path) -> tuple[list[tuple[str, FileKind]], list[KnowledgeErro
             if kind is not None:
                 found.append((path, kind))
                 continue
+            if _partner_config(path):
+                continue  # partners.yaml and feeds.yaml are read by the partners service
             top = path.split("/")[0]
             if top in _WHERE:
                 message = f"this kind of file is not read here: {top}/ takes {_WHERE[top]} files"
@@ -991,6 +1005,16 @@ def _load_file(
         loaded = _load_yaml_records(path, text, kind)
     loaded.sha256 = sha
     return loaded
+
+
+def parse_records(path: str, text: str, kind: Literal["programmes", "events"]) -> LoadedFile:
+    """Return the records of a programmes/events text (YAML, or CSV when `path` ends in .csv).
+
+    Raise InvalidFile with every problem, named by `path` and line, as for a file in the folder.
+    """
+    if kind == "programmes" and path.lower().endswith(".csv"):
+        return _load_csv(path, text)
+    return _load_yaml_records(path, text, kind)
 
 
 class _Registry:

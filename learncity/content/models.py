@@ -342,6 +342,7 @@ class Event(Strict):
     start: dt.datetime  # local time of the (first) occurrence; an explicit offset is also accepted
     end: dt.datetime | None = None
     rrule: str | None = None  # e.g. "FREQ=WEEKLY;BYDAY=SA"
+    exdates: list[dt.datetime] = Field(default_factory=list)  # local starts the rule skips
     timezone: str | None = None
     booking_url: str | None = None
     capacity: int | None = Field(default=None, ge=1)
@@ -409,6 +410,11 @@ class Event(Strict):
         lo = after.astimezone(zone).replace(tzinfo=None)
         hi = before.astimezone(zone).replace(tzinfo=None)
         starts = rule.between(lo, hi, inc=True)
+        if self.exdates:  # dates a repeating event skips (holidays), in the same local time
+            skipped = {
+                d.astimezone(zone).replace(tzinfo=None) if d.tzinfo else d for d in self.exdates
+            }
+            starts = [s for s in starts if s not in skipped]
         # Wall-clock times in the zone stay right across daylight-saving changes.
         return [s.replace(tzinfo=zone) for s in starts if after <= s.replace(tzinfo=zone) < before]
 
