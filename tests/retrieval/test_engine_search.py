@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import split_sections
+from learncity.content.documents import chunk_id
 from retrieval.embedding import UniversalSentenceEncoder
 from retrieval.indexer import FileChunks, Indexer
 from retrieval.search import HybridSearcher
 from retrieval.store import ChromaVectorIndex
+from retrieval.types import Chunk
 
 DOCS = {
     "guides/italian-courses.md": (
@@ -46,9 +47,9 @@ DOCS = {
 def files_for(docs: dict[str, tuple[str, str, str]]) -> dict[str, FileChunks]:
     files = {}
     for path, (title, lang, text) in docs.items():
-        chunks = split_sections(
-            text, title=title, metadata={"path": path, "kind": "guide", "lang": lang}
-        )
+        body = f"{title}\n\n{text}"
+        meta = {"path": path, "kind": "guide", "lang": lang, "title": title}
+        chunks = [Chunk(id=chunk_id(path, 0, body), text=body, metadata=meta)]
         files[path] = FileChunks(hashlib.sha256(text.encode()).hexdigest(), chunks)
     return files
 
