@@ -3,80 +3,82 @@
 Every question goes through the command residents' answers come from (one process per question
 set, fed on stdin, read line by line), so the figures describe the product, not a component:
 
-    learncity --knowledge DIR --data DIR ask --json -                  single questions
-    learncity --knowledge DIR --data DIR ask --json --session NAME -   one conversation per session
+    learncity --knowledge DIR --data DIR ask --json -                 single questions
+    learncity --knowledge DIR --data DIR ask --json --session NAME -  one per conversation
 
 Sections (`--sets`, default all of them):
-  sample         benchmarks/questions/sample_eval.jsonl on the knowledge folder: R@1, R@5, MRR of the
-                 answer's `sources` (a source matches by `path` or `record_id`), answerable questions
-                 wrongly abstained, out-of-scope questions abstained; dev and test halves.
-  uniqa          the UniQA documents (../shared/datasets/uniqa, evaluation only, never shipped) copied
-                 with the knowledge folder into a temporary folder under guides/uniqa/<lang>/<kind>/,
-                 indexed with `learncity index`, asked through `ask --json -`. A hit is a source whose
-                 file name starts with a gold programme code (`<code>_`). In the same run, on the same
-                 Chroma index: BM25 (bm25s) and plain dense retrieval (same embedding, exact cosine),
-                 documents ranked by their best chunk.
-  multilingual   benchmarks/questions/multilingual.jsonl: right source in the first 3, wrongly
-                 abstained, out of scope abstained, for the 10 languages the embedding covers (together
-                 and each) and for Ukrainian and Romanian (not covered); plain dense top 3 alongside.
-  oos            benchmarks/questions/out_of_scope.jsonl: abstained share per language; smalltalk lines
-                 count as a friendly reply (`kind` == "smalltalk", or not abstained and no sources).
-  conversations  benchmarks/questions/conversations.jsonl, one `--session` per conversation: the share of
-                 follow-up turns whose first source or cards hold the expected record. Reported as "not
-                 supported" when `ask --help` has no `--session`.
-  speed          whole-answer latency p50/p95 (the answers' `latency_ms`, the first answer of each
-                 process left out: it pays for loading the model) next to bare retrieval (embed the
-                 question + Chroma `collection.query` top 5) on the same index, same machine, same run.
+- sample: benchmarks/questions/sample_eval.jsonl on the knowledge folder. R@1, R@5, MRR of the
+  answer's `sources` (a source matches by `path` or `record_id`), answerable questions wrongly
+  abstained, out-of-scope questions abstained; dev and test halves.
+- uniqa: the UniQA documents (../shared/datasets/uniqa; evaluation only, never shipped) copied
+  with the knowledge folder into a scratch folder under guides/uniqa/<lang>/<kind>/, indexed with
+  `learncity index`, asked through `ask --json -`. A hit is a source whose file name starts with a
+  gold programme code (`<code>_`). In the same run, on the same Chroma index: BM25 (bm25s) and
+  plain dense retrieval (the product's embedding class, exact cosine), documents ranked by their
+  best chunk.
+- multilingual: benchmarks/questions/multilingual.jsonl. Right source in the first 3, wrongly
+  abstained, out of scope abstained, for the 10 languages the embedding covers (together and
+  each) and for Ukrainian and Romanian (not covered); plain dense top 3 alongside.
+- oos: benchmarks/questions/out_of_scope.jsonl. Abstained share per language; smalltalk lines
+  count as a friendly reply (`kind` == "smalltalk", or not abstained and no sources).
+- conversations: benchmarks/questions/conversations.jsonl, one `--session` per conversation. The
+  share of follow-up turns whose first source or cards hold the expected record; "not supported"
+  when `ask --help` has no `--session`.
+- speed: whole-answer latency p50/p95 (the answers' `latency_ms`; the first answer of each process
+  is left out, it pays for lazy loading) next to bare retrieval (embed the question + Chroma
+  `collection.query` top 5) on the same index, the same machine, in the same run.
 
-Hold-out rules (every set has a `split` field, "dev" or "test", from a hash of a group key so that
-near-duplicates, translations of one question and questions about the same records, fall in the same
-half; UniQA questions are split by a hash of their programme code):
-  * tune anything (thresholds, weights, prompts, synonyms, chunking) looking at dev only;
-  * report test; never add a test question's wording or expectation to the product;
-  * when a test figure has been looked at to change the product, it is no longer a test figure:
-    say so, and write new test questions.
-`--split both` prints both halves (for the small sets, dev and test together per language).
+Hold-out rules. Every set has a `split` field, "dev" or "test", from a hash of a group key, so
+that near-duplicates (translations of one question, questions about the same records) fall in the
+same half; UniQA questions are split by a hash of their programme code.
+- Tune anything (thresholds, weights, prompts, synonyms, chunking) looking at dev only.
+- Report test. Never copy a test question's wording or expectation into the product.
+- A test figure looked at to change the product is no longer a test figure: say so, and write new
+  test questions.
+`--split both` prints both halves (the small sets per language: dev and test together).
 
 Matching rules, strict on purpose:
-  * an abstained answer has no sources (a resident sees none); missing fields count as a miss;
-  * a source matches when its `path` or its `record_id` is in `expected`; sources are ranked as given
-    (the contract: one per document or record, best first);
-  * today's schema has no `record_id`: a source whose path is a file of records (programmes/, events/,
-    contacts.yaml) then stands for the answer's cards (`programmes`, `events`) that live in that file.
-    With the new engine's `record_id` that fallback never applies.
+- an abstained answer has no sources (a resident sees none); a missing field counts as a miss;
+- a source matches when its `path` or its `record_id` is in `expected`; sources are ranked as
+  given (the contract: one per document or record, best first);
+- today's schema has no `record_id`: a source whose path is a file of records (programmes/,
+  events/, contacts.yaml) then stands for the answer's cards (`programmes`, `events`) from that
+  file. With the new engine's `record_id` this fallback never applies.
 
-Usage (from the repository root, with the project's virtualenv; `learncity` is the console script
-next to the interpreter unless `--learncity` says otherwise):
+Usage (from the repository root, with the project's virtualenv; `learncity` is the console
+script next to the interpreter unless `--learncity` says otherwise):
 
-    nice -n 5 .venv/bin/python benchmarks/answer_quality.py                       # test half
+    nice -n 5 .venv/bin/python benchmarks/answer_quality.py                  # test half
     nice -n 5 .venv/bin/python benchmarks/answer_quality.py --split both --limit 200 --markdown
     .venv/bin/python benchmarks/answer_quality.py --sets sample,oos --keep-data /tmp/aq
 
-Default run on 2 cores: about 8-12 minutes (UniQA indexing 1-2 minutes; 48 conversation processes
-each load the model, about 4 s apiece). `--synthetic-100k` adds a ~100,000-chunk copy of UniQA
-(each document repeated with perturbed titles), indexes it and measures whole-answer p95 there:
-expect 20-40 minutes of indexing on 2 cores and ~2 GB of disk; never run it in tests.
+Duration on 2 shared cores: the default run takes about 6-12 minutes (UniQA indexing 2-3 minutes;
+each conversation is its own process, and today's `ask` start-up costs 6-16 s depending on the
+load, so 24 test conversations add 3-6 minutes; `--jobs 2` halves that on an idle machine).
+`--synthetic-100k` adds a ~100,000-chunk copy of UniQA (each document repeated with perturbed
+titles), indexes it and measures whole-answer latency there: expect 20-40 minutes of indexing on
+2 cores and ~2 GB of disk; never run it in tests.
 Writes benchmarks/results/answer_quality.json (command, date, machine, load before/after, figures).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
 import os
 import platform
-import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,7 +88,18 @@ REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "benchmarks" / "questions"
 RESULTS = REPO / "benchmarks" / "results" / "answer_quality.json"
 ALL_SETS = ("sample", "uniqa", "multilingual", "oos", "conversations", "speed")
-COVERED = ("fr", "es", "pt", "de", "ar", "ru", "tr", "zh", "pl", "nl")  # USE multilingual v3 has them
+COVERED = (
+    "fr",
+    "es",
+    "pt",
+    "de",
+    "ar",
+    "ru",
+    "tr",
+    "zh",
+    "pl",
+    "nl",
+)  # USE multilingual v3 has them
 UNCOVERED = ("uk", "ro")
 UNIQA_LANGS = ("it", "en")
 COLLECTION = "knowledge"  # retrieval/store.py DEFAULT_COLLECTION
@@ -97,7 +110,7 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-# --- question sets --------------------------------------------------------------------------------
+# --- question sets -------------------------------------------------------------------------------
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Return the JSON objects of a file, one a line; blank lines and `#` lines are skipped."""
     rows: list[dict[str, Any]] = []
@@ -115,7 +128,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def expected_of(row: dict[str, Any]) -> set[str]:
-    """Return the acceptable paths and record ids of a question (`expected`, `expected_paths/ids`)."""
+    """Return the acceptable paths and record ids (`expected`, `expected_paths`, `expected_ids`)."""
     found: set[str] = set()
     for key in ("expected", "expected_paths", "expected_ids"):
         value = row.get(key)
@@ -144,7 +157,7 @@ def stable_half(key: str, salt: str) -> str:
     return "dev" if hashlib.sha256(f"{salt}:{key}".encode()).digest()[0] % 2 == 0 else "test"
 
 
-# --- the knowledge folder: which file holds which record -------------------------------------------
+# --- the knowledge folder: which file holds which record -----------------------------------------
 def record_files(knowledge: Path) -> dict[str, str]:
     """Return {record id: relative path} for programmes, events and contacts (no product code)."""
     import yaml
@@ -190,7 +203,7 @@ def check_expectations(sets: dict[str, list[dict[str, Any]]], knowledge: Path) -
     return unknown
 
 
-# --- the product's command -------------------------------------------------------------------------
+# --- the product's command -----------------------------------------------------------------------
 def default_command() -> list[str]:
     """Return the `learncity` console script next to this interpreter, or the one on PATH."""
     beside = Path(sys.executable).with_name("learncity")
@@ -237,8 +250,13 @@ class Product:
         """Run `learncity index`; return the seconds and its last output line."""
         started = time.perf_counter()
         done = subprocess.run(
-            [*self._base(), "index"], capture_output=True, text=True, encoding="utf-8",
-            env=self._env(), timeout=self.timeout, check=False,
+            [*self._base(), "index"],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env=self._env(),
+            timeout=self.timeout,
+            check=False,
         )
         seconds = time.perf_counter() - started
         if done.returncode != 0:
@@ -248,8 +266,13 @@ class Product:
     def supports_session(self) -> bool:
         """Return whether `ask` takes `--session` (the conversation mode)."""
         done = subprocess.run(
-            [*self.command, "ask", "--help"], capture_output=True, text=True, encoding="utf-8",
-            env=self._env(), timeout=120, check=False,
+            [*self.command, "ask", "--help"],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            env=self._env(),
+            timeout=120,
+            check=False,
         )
         return "--session" in done.stdout
 
@@ -260,8 +283,14 @@ class Product:
         started = time.perf_counter()
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as errors:
             process = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True,
-                encoding="utf-8", env=self._env(), bufsize=1,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                encoding="utf-8",
+                env=self._env(),
+                bufsize=1,
             )
             assert process.stdin is not None and process.stdout is not None
             stdin = process.stdin
@@ -271,13 +300,11 @@ class Product:
                     for line in lines:
                         stdin.write(line + "\n")
                         stdin.flush()
-                except (BrokenPipeError, OSError):
+                except OSError:  # BrokenPipeError included: the process ended early
                     pass
                 finally:
-                    try:
+                    with contextlib.suppress(OSError):
                         stdin.close()
-                    except OSError:
-                        pass
 
             writer = threading.Thread(target=feed, daemon=True)
             writer.start()
@@ -296,7 +323,8 @@ class Product:
                     answer = parsed if isinstance(parsed, dict) else None
                     index = len(answers)
                     if (
-                        answer is not None and index < len(lines)
+                        answer is not None
+                        and index < len(lines)
                         and isinstance(answer.get("question"), str)
                         and " ".join(answer["question"].split()) != lines[index]
                     ):
@@ -314,7 +342,7 @@ class Product:
         return AskRun(answers, time.perf_counter() - started, process.returncode, tail, misaligned)
 
 
-# --- reading an answer -----------------------------------------------------------------------------
+# --- reading an answer ---------------------------------------------------------------------------
 def _list(answer: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
     value = answer.get(key) if isinstance(answer, dict) else None
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
@@ -328,11 +356,13 @@ def abstained(answer: dict[str, Any] | None) -> bool | None:
 
 def card_ids(answer: dict[str, Any] | None) -> list[str]:
     """Return the ids of the answer's programme and event cards, in order."""
-    return [str(c["id"]) for key in ("programmes", "events") for c in _list(answer, key) if c.get("id")]
+    return [
+        str(c["id"]) for key in ("programmes", "events") for c in _list(answer, key) if c.get("id")
+    ]
 
 
 def ranked_units(answer: dict[str, Any] | None, records: dict[str, str]) -> list[set[str]]:
-    """Return, best first, the keys (path, record id) each source of a non-abstained answer matches."""
+    """Return, best first, the keys (path, record id) of each source of a non-abstained answer."""
     if answer is None or abstained(answer) is not False:
         return []
     cards = card_ids(answer)
@@ -389,7 +419,7 @@ def retrieval_figures(ranks: Sequence[int | None]) -> dict[str, float | None]:
     }
 
 
-# --- baselines on the same Chroma index ------------------------------------------------------------
+# --- baselines on the same Chroma index ----------------------------------------------------------
 class IndexBaselines:
     """BM25 and plain dense retrieval over the chunks of a product's Chroma store, by document."""
 
@@ -458,7 +488,7 @@ class IndexBaselines:
         encoder = self.encoder()
         started = time.perf_counter()
         vector = self._np.asarray(encoder.embed_query(question), dtype=self._np.float32)
-        self.collection.query(query_embeddings=[vector], n_results=5)
+        self.collection.query(query_embeddings=vector[None, :], n_results=5)
         return vector, (time.perf_counter() - started) * 1000
 
     def dense(self, vector: Any, k: int = 10) -> list[str]:
@@ -475,8 +505,10 @@ class IndexBaselines:
         stop = sorted(set(stopwords.STOPWORDS_EN) | set(stopwords.STOPWORDS_ITALIAN))
         if self._bm25 is None:
             self._bm25 = bm25s.BM25()
-            self._bm25.index(bm25s.tokenize(self._texts, stopwords=stop, show_progress=False),
-                             show_progress=False)
+            self._bm25.index(
+                bm25s.tokenize(self._texts, stopwords=stop, show_progress=False),
+                show_progress=False,
+            )
         tokens = bm25s.tokenize([question], stopwords=stop, show_progress=False)
         if not tokens.vocab:
             return []
@@ -491,11 +523,18 @@ def unit_keys(unit: str) -> set[str]:
     return {path, record} if record else {path}
 
 
-# --- the table -------------------------------------------------------------------------------------
+# --- the table -----------------------------------------------------------------------------------
 COLUMNS = (
-    ("section", "section"), ("subset", "subset"), ("n", "n"), ("r1", "R@1"), ("r5", "R@5"),
-    ("mrr", "MRR"), ("top3", "right in top 3"), ("wrong_abstain", "answerable abstained"),
-    ("oos_abstain", "out of scope abstained"), ("other", "other"),
+    ("section", "section"),
+    ("subset", "subset"),
+    ("n", "n"),
+    ("r1", "R@1"),
+    ("r5", "R@5"),
+    ("mrr", "MRR"),
+    ("top3", "right in top 3"),
+    ("wrong_abstain", "answerable abstained"),
+    ("oos_abstain", "out of scope abstained"),
+    ("other", "other"),
 )
 
 
@@ -516,15 +555,16 @@ def render(rows: Sequence[dict[str, Any]], *, markdown: bool) -> str:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in cells]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(header)
+    ]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(out)
 
 
-# --- sections --------------------------------------------------------------------------------------
+# --- sections ------------------------------------------------------------------------------------
 @dataclass
 class Context:
     """What the sections share: arguments, the product on the sample folder, its answers."""
@@ -588,24 +628,45 @@ def section_sample(ctx: Context, rows: list[dict[str, Any]]) -> None:
         chosen = [row for row in rows if row.get("split") == half]
         answerable = [row for row in chosen if not is_oos(row)]
         oos = [row for row in chosen if is_oos(row)]
-        ranks = [rank_of(ranked_units(ctx.single.get(r["_qid"]), ctx.records), expected_of(r))
-                 for r in answerable]
+        ranks = [
+            rank_of(ranked_units(ctx.single.get(r["_qid"]), ctx.records), expected_of(r))
+            for r in answerable
+        ]
         figures = retrieval_figures(ranks)
         wrong = share(abstained(ctx.single.get(r["_qid"])) is not False for r in answerable)
         refused = share(abstained(ctx.single.get(r["_qid"])) is True for r in oos)
-        detail[half] = {**figures, "answerable": len(answerable), "out_of_scope": len(oos),
-                        "answerable_abstained": wrong, "out_of_scope_abstained": refused,
-                        "misses": [
-                            {"id": r["id"], "question": r["question"], "rank": rank,
-                             "abstained": abstained(ctx.single.get(r["_qid"])),
-                             "sources": [sorted(u) for u in ranked_units(
-                                 ctx.single.get(r["_qid"]), ctx.records)][:3]}
-                            for r, rank in zip(answerable, ranks, strict=True) if rank != 1
-                        ]}
-        ctx.rows.append({"section": "sample folder", "subset": f"{half} ({len(answerable)} + "
-                         f"{len(oos)} out of scope)", "n": len(chosen), "r1": figures["r1"],
-                         "r5": figures["r5"], "mrr": figures["mrr"], "wrong_abstain": wrong,
-                         "oos_abstain": refused})
+        detail[half] = {
+            **figures,
+            "answerable": len(answerable),
+            "out_of_scope": len(oos),
+            "answerable_abstained": wrong,
+            "out_of_scope_abstained": refused,
+            "misses": [
+                {
+                    "id": r["id"],
+                    "question": r["question"],
+                    "rank": rank,
+                    "abstained": abstained(ctx.single.get(r["_qid"])),
+                    "sources": [
+                        sorted(u) for u in ranked_units(ctx.single.get(r["_qid"]), ctx.records)
+                    ][:3],
+                }
+                for r, rank in zip(answerable, ranks, strict=True)
+                if rank != 1
+            ],
+        }
+        ctx.rows.append(
+            {
+                "section": "sample folder",
+                "subset": f"{half} ({len(answerable)} + {len(oos)} out of scope)",
+                "n": len(chosen),
+                "r1": figures["r1"],
+                "r5": figures["r5"],
+                "mrr": figures["mrr"],
+                "wrong_abstain": wrong,
+                "oos_abstain": refused,
+            }
+        )
     ctx.report["sample"] = detail
 
 
@@ -620,9 +681,18 @@ def section_multilingual(ctx: Context, rows: list[dict[str, Any]]) -> None:
         if not is_oos(row) and base is not None:
             vector = bare(ctx, row["_qid"], row["question"])
             dense_rank = rank_of([unit_keys(u) for u in base.dense(vector, 5)], expected_of(row))
-        per_row.append({"id": row["id"], "lang": row.get("lang"), "split": row.get("split"),
-                        "oos": is_oos(row), "rank": rank, "dense_rank": dense_rank,
-                        "abstained": abstained(answer), "question": row["question"]})
+        per_row.append(
+            {
+                "id": row["id"],
+                "lang": row.get("lang"),
+                "split": row.get("split"),
+                "oos": is_oos(row),
+                "rank": rank,
+                "dense_rank": dense_rank,
+                "abstained": abstained(answer),
+                "question": row["question"],
+            }
+        )
 
     def summary(items: list[dict[str, Any]]) -> dict[str, Any]:
         answerable = [i for i in items if not i["oos"]]
@@ -632,8 +702,11 @@ def section_multilingual(ctx: Context, rows: list[dict[str, Any]]) -> None:
             "top3": share(i["rank"] is not None and i["rank"] <= 3 for i in answerable),
             "wrong_abstain": share(i["abstained"] is not False for i in answerable),
             "oos_abstain": share(i["abstained"] is True for i in oos),
-            "dense_top3": None if base is None else share(
-                isinstance(i["dense_rank"], int) and i["dense_rank"] <= 3 for i in answerable),
+            "dense_top3": None
+            if base is None
+            else share(
+                isinstance(i["dense_rank"], int) and i["dense_rank"] <= 3 for i in answerable
+            ),
         }
 
     groups: list[tuple[str, tuple[str, ...]]] = [("10 covered languages", COVERED)]
@@ -645,14 +718,26 @@ def section_multilingual(ctx: Context, rows: list[dict[str, Any]]) -> None:
             chosen = [i for i in per_row if i["lang"] in langs and i["split"] == half]
             figures = summary(chosen)
             detail[f"{half}:{name}"] = figures
-            ctx.rows.append({"section": "multilingual", "subset": f"{name}, {half}", **figures,
-                             "other": f"plain dense top 3: {fmt(figures['dense_top3'])}"})
+            ctx.rows.append(
+                {
+                    "section": "multilingual",
+                    "subset": f"{name}, {half}",
+                    **figures,
+                    "other": f"plain dense top 3: {fmt(figures['dense_top3'])}",
+                }
+            )
     for lang in COVERED:
         chosen = [i for i in per_row if i["lang"] == lang and in_split(i, ctx.args.split)]
         figures = summary(chosen)
         detail[f"{label}:{lang}"] = figures
-        ctx.rows.append({"section": "multilingual", "subset": f"{lang}, {label}", **figures,
-                         "other": f"plain dense top 3: {fmt(figures['dense_top3'])}"})
+        ctx.rows.append(
+            {
+                "section": "multilingual",
+                "subset": f"{lang}, {label}",
+                **figures,
+                "other": f"plain dense top 3: {fmt(figures['dense_top3'])}",
+            }
+        )
     ctx.report["multilingual"] = detail
 
 
@@ -667,33 +752,62 @@ def section_oos(ctx: Context, rows: list[dict[str, Any]]) -> None:
         if row.get("smalltalk"):
             kind = answer.get("kind") if isinstance(answer, dict) else None
             ok = kind == "smalltalk" or (
-                abstained(answer) is False and isinstance(answer, dict)
-                and isinstance(answer.get("sources"), list) and not answer["sources"]
+                abstained(answer) is False
+                and isinstance(answer, dict)
+                and isinstance(answer.get("sources"), list)
+                and not answer["sources"]
             )
             friendly.append(ok)
             if not ok:
-                misses.append({"id": row["id"], "question": row["question"],
-                               "abstained": abstained(answer),
-                               "sources": len(_list(answer, "sources"))})
+                misses.append(
+                    {
+                        "id": row["id"],
+                        "question": row["question"],
+                        "abstained": abstained(answer),
+                        "sources": len(_list(answer, "sources")),
+                    }
+                )
         else:
             ok = abstained(answer) is True
             by_lang[str(row.get("lang"))].append(ok)
             if not ok:
-                misses.append({"id": row["id"], "question": row["question"],
-                               "sources": [s.get("path") for s in _list(answer, "sources")][:3]})
+                misses.append(
+                    {
+                        "id": row["id"],
+                        "question": row["question"],
+                        "sources": [s.get("path") for s in _list(answer, "sources")][:3],
+                    }
+                )
     every = [value for values in by_lang.values() for value in values]
     detail: dict[str, Any] = {"all": {"n": len(every), "abstained": share(every)}}
-    ctx.rows.append({"section": "out of scope", "subset": f"all languages, {label}",
-                     "n": len(every), "oos_abstain": share(every)})
+    ctx.rows.append(
+        {
+            "section": "out of scope",
+            "subset": f"all languages, {label}",
+            "n": len(every),
+            "oos_abstain": share(every),
+        }
+    )
     for lang in sorted(by_lang, key=lambda code: (code not in ("en", "it"), code)):
         detail[lang] = {"n": len(by_lang[lang]), "abstained": share(by_lang[lang])}
-        ctx.rows.append({"section": "out of scope", "subset": f"{lang}, {label}",
-                         "n": len(by_lang[lang]), "oos_abstain": share(by_lang[lang])})
+        ctx.rows.append(
+            {
+                "section": "out of scope",
+                "subset": f"{lang}, {label}",
+                "n": len(by_lang[lang]),
+                "oos_abstain": share(by_lang[lang]),
+            }
+        )
     detail["smalltalk"] = {"n": len(friendly), "friendly": share(friendly)}
     detail["misses"] = misses
-    ctx.rows.append({"section": "smalltalk", "subset": f"greetings, thanks, 'what can you do', "
-                     f"{label}", "n": len(friendly),
-                     "other": f"friendly reply (no abstention, no sources): {fmt(share(friendly))}"})
+    ctx.rows.append(
+        {
+            "section": "smalltalk",
+            "subset": f"greetings, thanks, 'what can you do', {label}",
+            "n": len(friendly),
+            "other": f"friendly reply (no abstention, no sources): {fmt(share(friendly))}",
+        }
+    )
     ctx.report["out_of_scope"] = detail
 
 
@@ -703,40 +817,74 @@ def section_conversations(ctx: Context, rows: list[dict[str, Any]]) -> None:
     if not ctx.product.supports_session():
         log("conversations: `ask --session` not supported by this learncity")
         ctx.report["conversations"] = {"supported": False}
-        ctx.rows.append({"section": "conversations", "subset": label, "n": len(rows),
-                         "other": "not supported (no `ask --session`)"})
+        ctx.rows.append(
+            {
+                "section": "conversations",
+                "subset": label,
+                "n": len(rows),
+                "other": "not supported (no `ask --session`)",
+            }
+        )
         return
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     first_turns: list[bool] = []
     follow: list[bool] = []
     follow_source: list[bool] = []
     detail_rows: list[dict[str, Any]] = []
-    for number, row in enumerate(rows, start=1):
+
+    def converse(item: tuple[int, dict[str, Any]]) -> tuple[dict[str, Any], list[Any], AskRun]:
+        number, row = item
         turns = [t for t in row.get("turns", []) if isinstance(t, dict)]
-        run = ctx.product.ask([str(t.get("question", "")) for t in turns],
-                              session=f"aq-{run_id}-{row.get('id', number)}")
-        for position, (turn, answer) in enumerate(zip(turns, run.answers, strict=True)):
-            expected = expected_of(turn)
-            units = ranked_units(answer, ctx.records)
-            first_ok = bool(units and units[0] & expected)
-            ok = first_ok or bool(set(card_ids(answer)) & expected and abstained(answer) is False)
-            (follow if position else first_turns).append(ok)
-            if position:
-                follow_source.append(first_ok)
-            detail_rows.append({"id": row.get("id"), "turn": position, "question": turn.get(
-                "question"), "ok": ok, "first_source": sorted(units[0]) if units else None,
-                "cards": card_ids(answer)[:5], "abstained": abstained(answer)})
-        if number % 10 == 0:
-            log(f"conversations: {number}/{len(rows)}")
+        run = ctx.product.ask(
+            [str(t.get("question", "")) for t in turns],
+            session=f"aq-{run_id}-{row.get('id', number)}",
+        )
+        return row, turns, run
+
+    with ThreadPoolExecutor(max_workers=ctx.args.jobs) as pool:  # each thread runs one process
+        for done, (row, turns, run) in enumerate(pool.map(converse, enumerate(rows)), start=1):
+            for position, (turn, answer) in enumerate(zip(turns, run.answers, strict=True)):
+                expected = expected_of(turn)
+                units = ranked_units(answer, ctx.records)
+                first_ok = bool(units and units[0] & expected)
+                ok = first_ok or bool(
+                    set(card_ids(answer)) & expected and abstained(answer) is False
+                )
+                (follow if position else first_turns).append(ok)
+                if position:
+                    follow_source.append(first_ok)
+                detail_rows.append(
+                    {
+                        "id": row.get("id"),
+                        "turn": position,
+                        "question": turn.get("question"),
+                        "ok": ok,
+                        "first_source": sorted(units[0]) if units else None,
+                        "cards": card_ids(answer)[:5],
+                        "abstained": abstained(answer),
+                    }
+                )
+            if done % 10 == 0:
+                log(f"conversations: {done}/{len(rows)}")
     ctx.report["conversations"] = {
-        "supported": True, "conversations": len(rows), "follow_ups": len(follow),
-        "follow_up_right": share(follow), "follow_up_first_source_right": share(follow_source),
-        "first_turn_right": share(first_turns), "rows": detail_rows,
+        "supported": True,
+        "conversations": len(rows),
+        "follow_ups": len(follow),
+        "follow_up_right": share(follow),
+        "follow_up_first_source_right": share(follow_source),
+        "first_turn_right": share(first_turns),
+        "rows": detail_rows,
     }
-    ctx.rows.append({"section": "conversations", "subset": f"follow-up turns, {label}",
-                     "n": len(follow), "r1": share(follow_source),
-                     "other": f"first source or cards right: {fmt(share(follow))}; "
-                     f"first turns: {fmt(share(first_turns))}"})
+    ctx.rows.append(
+        {
+            "section": "conversations",
+            "subset": f"follow-up turns, {label}",
+            "n": len(follow),
+            "r1": share(follow_source),
+            "other": f"first source or cards right: {fmt(share(follow))}; "
+            f"first turns: {fmt(share(first_turns))}",
+        }
+    )
 
 
 def uniqa_questions(dataset: Path, lang: str, split: str, limit: int) -> list[dict[str, Any]]:
@@ -785,8 +933,12 @@ def section_uniqa(ctx: Context) -> None:
     log(f"uniqa: {documents} documents; indexing")
     seconds, line = product.index()
     log(f"uniqa: indexed in {seconds:.1f} s: {line}")
-    questions = [q for half in halves(args.split) for lang in UNIQA_LANGS
-                 for q in uniqa_questions(args.dataset, lang, half, args.limit)]
+    questions = [
+        q
+        for half in halves(args.split)
+        for lang in UNIQA_LANGS
+        for q in uniqa_questions(args.dataset, lang, half, args.limit)
+    ]
     log(f"uniqa: asking {len(questions)} questions")
     run = product.ask([q["question"] for q in questions])
     log(f"uniqa: answered in {run.seconds:.1f} s")
@@ -800,8 +952,9 @@ def section_uniqa(ctx: Context) -> None:
         codes = question["gold_codes"]
         bucket = per[(question["lang"], question["split"])]
         units = ranked_units(answer, {})
-        bucket["ours"].append(next((n for n, keys in enumerate(units, 1) if code_hit(keys, codes)),
-                                   None))
+        bucket["ours"].append(
+            next((n for n, keys in enumerate(units, 1) if code_hit(keys, codes)), None)
+        )
         bucket["abstained"].append(abstained(answer) is not False)
         if base is None:
             continue
@@ -809,39 +962,77 @@ def section_uniqa(ctx: Context) -> None:
         bare_ms.append(ms)
         dense = [unit_keys(u) for u in base.dense(vector, 5)]
         lexical = [unit_keys(u) for u in base.bm25(question["question"], 5)]
-        bucket["dense"].append(next((n for n, k in enumerate(dense, 1) if code_hit(k, codes)), None))
-        bucket["bm25"].append(next((n for n, k in enumerate(lexical, 1) if code_hit(k, codes)),
-                                   None))
-    detail: dict[str, Any] = {"documents": documents, "index_seconds": round(seconds, 1),
-                              "index_report": line, "chunks": base.chunks if base else None,
-                              "answer_seconds": round(run.seconds, 1)}
+        bucket["dense"].append(
+            next((n for n, k in enumerate(dense, 1) if code_hit(k, codes)), None)
+        )
+        bucket["bm25"].append(
+            next((n for n, k in enumerate(lexical, 1) if code_hit(k, codes)), None)
+        )
+    detail: dict[str, Any] = {
+        "documents": documents,
+        "index_seconds": round(seconds, 1),
+        "index_report": line,
+        "chunks": base.chunks if base else None,
+        "answer_seconds": round(run.seconds, 1),
+    }
     for half in halves(args.split):
         for lang in UNIQA_LANGS:
             bucket = per[(lang, half)]
-            ours, bm25, dense = (retrieval_figures(bucket[k]) for k in ("ours", "bm25", "dense"))
+            ours, bm25, plain = (retrieval_figures(bucket[k]) for k in ("ours", "bm25", "dense"))
             n = len(bucket["ours"])
-            detail[f"{half}:{lang}"] = {"n": n, "ours": ours, "bm25": bm25, "dense": dense,
-                                        "abstained": share(bucket["abstained"])}
+            detail[f"{half}:{lang}"] = {
+                "n": n,
+                "ours": ours,
+                "bm25": bm25,
+                "dense": plain,
+                "abstained": share(bucket["abstained"]),
+            }
             where = f"{lang}, {half} (by programme code)"
-            ctx.rows.append({"section": "UniQA via app", "subset": f"{where}: ours", "n": n,
-                             "r1": ours["r1"], "r5": ours["r5"], "mrr": ours["mrr"],
-                             "wrong_abstain": share(bucket["abstained"])})
-            for name, figures in (("BM25 by document", bm25), ("plain dense by document", dense)):
+            ctx.rows.append(
+                {
+                    "section": "UniQA via app",
+                    "subset": f"{where}: ours",
+                    "n": n,
+                    "r1": ours["r1"],
+                    "r5": ours["r5"],
+                    "mrr": ours["mrr"],
+                    "wrong_abstain": share(bucket["abstained"]),
+                }
+            )
+            for name, figures in (("BM25 by document", bm25), ("plain dense by document", plain)):
                 if base is None:
                     break
-                ctx.rows.append({"section": "UniQA via app", "subset": f"{where}: {name}", "n": n,
-                                 "r1": figures["r1"], "r5": figures["r5"], "mrr": figures["mrr"]})
+                ctx.rows.append(
+                    {
+                        "section": "UniQA via app",
+                        "subset": f"{where}: {name}",
+                        "n": n,
+                        "r1": figures["r1"],
+                        "r5": figures["r5"],
+                        "mrr": figures["mrr"],
+                    }
+                )
 
             def ratio(key: str, mine: dict[str, Any] = ours, other: dict[str, Any] = bm25) -> str:
                 return f"{mine[key] / other[key]:.2f}" if mine[key] and other[key] else "-"
 
             if base is None:
                 continue
-            ctx.rows.append({"section": "UniQA via app", "subset": f"{where}: ours / BM25",
-                             "n": n, "r1": ratio("r1"), "r5": ratio("r5"), "mrr": ratio("mrr")})
+            ctx.rows.append(
+                {
+                    "section": "UniQA via app",
+                    "subset": f"{where}: ours / BM25",
+                    "n": n,
+                    "r1": ratio("r1"),
+                    "r5": ratio("r5"),
+                    "mrr": ratio("mrr"),
+                }
+            )
     detail["latency"] = {
-        "whole_p50_ms": percentile(latencies, 50), "whole_p95_ms": percentile(latencies, 95),
-        "bare_p50_ms": percentile(bare_ms, 50), "bare_p95_ms": percentile(bare_ms, 95),
+        "whole_p50_ms": percentile(latencies, 50),
+        "whole_p95_ms": percentile(latencies, 95),
+        "bare_p50_ms": percentile(bare_ms, 50),
+        "bare_p95_ms": percentile(bare_ms, 95),
         "answers": len(latencies),
     }
     detail["_whole"], detail["_bare"] = latencies, bare_ms  # for the speed rows; not written
@@ -857,8 +1048,10 @@ def speed_row(name: str, whole: Sequence[float], bare_ms: Sequence[float]) -> di
         return "-" if value is None else f"{value:.1f}"
 
     ratio = f"{w95 / b95:.1f}x" if w95 and b95 else "-"
-    text = (f"whole answer p50/p95 {ms(w50)}/{ms(w95)} ms; bare embed + Chroma top 5 "
-            f"{ms(b50)}/{ms(b95)} ms; p95 ratio {ratio}")
+    text = (
+        f"whole answer p50/p95 {ms(w50)}/{ms(w95)} ms; bare embed + Chroma top 5 "
+        f"{ms(b50)}/{ms(b95)} ms; p95 ratio {ratio}"
+    )
     return {"section": "speed", "subset": name, "n": len(whole), "other": text}
 
 
@@ -871,18 +1064,23 @@ def section_speed(ctx: Context, single_rows: list[dict[str, Any]]) -> None:
             bare(ctx, row["_qid"], str(row.get("question", "")))
         whole = [v for a in run.answers[1:] if (v := latency(a)) is not None]
         bare_ms = list(ctx.bare_ms.values())
-        chunks = sample_baselines(ctx).chunks if sample_baselines(ctx) else None
+        base = sample_baselines(ctx)
+        chunks = base.chunks if base is not None else None
         detail["sample_folder"] = {
-            "answers": len(whole), "whole_p50_ms": percentile(whole, 50),
-            "whole_p95_ms": percentile(whole, 95), "bare_p50_ms": percentile(bare_ms, 50),
-            "bare_p95_ms": percentile(bare_ms, 95), "chunks": chunks,
+            "answers": len(whole),
+            "whole_p50_ms": percentile(whole, 50),
+            "whole_p95_ms": percentile(whole, 95),
+            "bare_p50_ms": percentile(bare_ms, 50),
+            "bare_p95_ms": percentile(bare_ms, 95),
+            "chunks": chunks,
         }
         ctx.rows.append(speed_row(f"knowledge folder ({chunks} chunks)", whole, bare_ms))
     uniqa = ctx.report.get("uniqa", {})
     if uniqa.get("latency"):
         detail["uniqa"] = uniqa["latency"]
-        ctx.rows.append(speed_row(f"UniQA ({uniqa['chunks']} chunks)", uniqa["_whole"],
-                                  uniqa["_bare"]))
+        ctx.rows.append(
+            speed_row(f"UniQA ({uniqa['chunks']} chunks)", uniqa["_whole"], uniqa["_bare"])
+        )
     ctx.report["speed"] = detail
 
 
@@ -905,27 +1103,35 @@ def section_synthetic(ctx: Context) -> None:
             target = folder / "guides" / "uniqa" / f"copy{copy:02d}" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    product = Product(ctx.product.command, folder, ctx.data_root / "synthetic",
-                      max(ctx.product.timeout, 4 * 3600))
+    product = Product(
+        ctx.product.command, folder, ctx.data_root / "synthetic", max(ctx.product.timeout, 4 * 3600)
+    )
     log(f"synthetic: {documents * copies} documents in {copies} copies; indexing (slow)")
     seconds, line = product.index()
     log(f"synthetic: indexed in {seconds:.0f} s: {line}")
-    questions = [q["question"] for lang in UNIQA_LANGS
-                 for q in uniqa_questions(args.dataset, lang, "test", 100)]
+    questions = [
+        q["question"]
+        for lang in UNIQA_LANGS
+        for q in uniqa_questions(args.dataset, lang, "test", 100)
+    ]
     run = product.ask(questions)
     whole = [v for a in run.answers[1:] if (v := latency(a)) is not None]
     base = open_baselines(product.data / "chroma")
     bare_ms = [base.embed_and_query(q)[1] for q in questions] if base else []
-    ctx.report["synthetic"] = {"copies": copies, "index_seconds": round(seconds, 1),
-                               "index_report": line, "chunks": base.chunks if base else None,
-                               "whole_p50_ms": percentile(whole, 50),
-                               "whole_p95_ms": percentile(whole, 95),
-                               "bare_p95_ms": percentile(bare_ms, 95)}
+    ctx.report["synthetic"] = {
+        "copies": copies,
+        "index_seconds": round(seconds, 1),
+        "index_report": line,
+        "chunks": base.chunks if base else None,
+        "whole_p50_ms": percentile(whole, 50),
+        "whole_p95_ms": percentile(whole, 95),
+        "bare_p95_ms": percentile(bare_ms, 95),
+    }
     chunks = base.chunks if base else "?"
     ctx.rows.append(speed_row(f"synthetic UniQA x{copies} ({chunks} chunks)", whole, bare_ms))
 
 
-# --- main ------------------------------------------------------------------------------------------
+# --- main ----------------------------------------------------------------------------------------
 def find_dataset() -> Path | None:
     """Return the shared UniQA folder: ../shared/datasets/uniqa from this checkout or a parent."""
     for parent in [REPO, *REPO.parents]:
@@ -946,25 +1152,56 @@ def load_average() -> list[float] | None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse and check the command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--sets", default=",".join(ALL_SETS),
-                        help=f"comma-separated sections (default all: {','.join(ALL_SETS)})")
+    parser.add_argument(
+        "--sets",
+        default=",".join(ALL_SETS),
+        help=f"comma-separated sections (default all: {','.join(ALL_SETS)})",
+    )
     parser.add_argument("--split", choices=("test", "dev", "both"), default="test")
-    parser.add_argument("--limit", type=int, default=400,
-                        help="UniQA questions per language and half (0 = all; default 400)")
-    parser.add_argument("--knowledge", type=Path, default=REPO / "knowledge",
-                        help="knowledge folder of the checkout measured (default: this repo's)")
-    parser.add_argument("--keep-data", type=Path, metavar="DIR",
-                        help="keep the indexes here and reuse them on the next run")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=400,
+        help="UniQA questions per language and half (0 = all; default 400)",
+    )
+    parser.add_argument(
+        "--knowledge",
+        type=Path,
+        default=REPO / "knowledge",
+        help="knowledge folder of the checkout measured (default: this repo's)",
+    )
+    parser.add_argument(
+        "--keep-data",
+        type=Path,
+        metavar="DIR",
+        help="keep the indexes here and reuse them on the next run",
+    )
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    parser.add_argument("--learncity", help="the command to run (default: the console script "
-                        "next to this interpreter), e.g. 'python -m learncity.cli'")
+    parser.add_argument(
+        "--learncity",
+        help="the command to run (default: the console script "
+        "next to this interpreter), e.g. 'python -m learncity.cli'",
+    )
     parser.add_argument("--dataset", type=Path, default=find_dataset(), help="UniQA folder")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--timeout", type=float, default=1800.0,
-                        help="seconds one learncity process may take (default 1800)")
-    parser.add_argument("--synthetic-100k", action="store_true",
-                        help="also measure whole-answer p95 on ~100,000 chunks (20-40 min)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="seconds one learncity process may take (default 1800)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="conversation processes at a time (default 1: the cores are shared)",
+    )
+    parser.add_argument(
+        "--synthetic-100k",
+        action="store_true",
+        help="also measure whole-answer p95 on ~100,000 chunks (20-40 min)",
+    )
     parser.add_argument("--synthetic-chunks", type=int, default=100_000, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sets_list = [name.strip() for name in args.sets.split(",") if name.strip()]
@@ -973,6 +1210,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(ALL_SETS)}")
     if not (args.knowledge / "contacts.yaml").exists() and not (args.knowledge / "guides").is_dir():
         parser.error(f"--knowledge {args.knowledge} does not look like a knowledge folder")
+    if args.jobs < 1:
+        parser.error(f"--jobs ({args.jobs}) must be at least 1")
     if args.limit < 0:
         parser.error(f"--limit ({args.limit}) must be 0 (all) or more")
     return args
@@ -992,11 +1231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         product = Product(command, args.knowledge.resolve(), data_root / "sample", args.timeout)
         ctx = Context(args, product, record_files(args.knowledge), data_root)
         sets: dict[str, list[dict[str, Any]]] = {}
-        files = {"sample": "sample_eval.jsonl", "multilingual": "multilingual.jsonl",
-                 "oos": "out_of_scope.jsonl", "conversations": "conversations.jsonl"}
+        files = {
+            "sample": "sample_eval.jsonl",
+            "multilingual": "multilingual.jsonl",
+            "oos": "out_of_scope.jsonl",
+            "conversations": "conversations.jsonl",
+        }
         for name, filename in files.items():
-            wanted = name in args.sets_list or (name != "conversations" and "speed" in
-                                                args.sets_list and name == "sample")
+            wanted = name in args.sets_list or (
+                name != "conversations" and "speed" in args.sets_list and name == "sample"
+            )
             if not wanted:
                 continue
             rows = [r for r in read_jsonl(args.questions / filename) if in_split(r, args.split)]
@@ -1032,14 +1276,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = render(ctx.rows, markdown=args.markdown)
     print(table)
     load_after = load_average()
-    print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {duration / 60:.1f} min, load average "
-          f"before {load_before} after {load_after}, {os.cpu_count()} CPUs")
+    print(
+        f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {duration / 60:.1f} min, load average "
+        f"before {load_before} after {load_after}, {os.cpu_count()} CPUs"
+    )
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "learncity": command,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpu_count": os.cpu_count(), "processor": platform.machine()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "processor": platform.machine(),
+        },
         "load_average_before": load_before,
         "load_average_after": load_after,
         "seconds": round(duration, 1),
@@ -1056,8 +1306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for key in [k for k in section if k.startswith("_")]:
                 section.pop(key)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str) + "\n",
-                           encoding="utf-8")
+    args.output.write_text(
+        json.dumps(result, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8"
+    )
     log(f"wrote {args.output}")
     return 0
 
