@@ -157,6 +157,11 @@ def stable_half(key: str, salt: str) -> str:
     return "dev" if hashlib.sha256(f"{salt}:{key}".encode()).digest()[0] % 2 == 0 else "test"
 
 
+def uniqa_half(code: str) -> str:
+    """Return the half of a UniQA programme code: the split the engine was tuned on (dev)."""
+    return "dev" if int(hashlib.sha256(code.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
 # --- the knowledge folder: which file holds which record -----------------------------------------
 def record_files(knowledge: Path) -> dict[str, str]:
     """Return {record id: relative path} for programmes, events and contacts (no product code)."""
@@ -892,8 +897,8 @@ def uniqa_questions(dataset: Path, lang: str, split: str, limit: int) -> list[di
     rows = read_jsonl(dataset / "qa" / f"train_{lang}.jsonl")
     chosen = []
     for row in rows:
-        codes = sorted(str(code) for code in row.get("gold_codes") or [])
-        if codes and stable_half(codes[0], "uniqa") == split:
+        codes = [str(code) for code in row.get("gold_codes") or []]
+        if codes and uniqa_half(codes[0]) == split:
             chosen.append({**row, "gold_codes": codes, "lang": lang, "split": split})
     chosen.sort(key=lambda row: hashlib.sha256(row["question"].encode()).hexdigest())
     return chosen[:limit] if limit > 0 else chosen

@@ -42,7 +42,8 @@ from retrieval.passage import PassageComposer, section_body
 from retrieval.query import ParsedQuestion, QueryParser, merge_filters
 from retrieval.rank import Ranked, rank_documents
 from retrieval.records import Candidate, Catalogue, KnowledgeSource
-from retrieval.search import Searcher
+from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
+from retrieval.search import Searcher, Weights
 from retrieval.smalltalk import SmalltalkDetector
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters, Hit, Source
 
@@ -53,8 +54,11 @@ MAX_QUESTION_CHARS = 500
 MAX_SOURCES = 5
 WEEKDAY_WINDOW = dt.timedelta(days=7)
 CARDS_OVER_GUIDE = 0.85  # a record this close to the best guide makes a course question cards
+RECORDS_NEAR = 0.6  # ...or this close, when its constraints (free, where, when) are about records
 SAME_LANGUAGE_RATIO = 0.9  # a guide in the question's language this close to the best wins
+TWIN_TOPIC_SHARE = 0.5  # ...when it shares this much of its topics (a translation)
 SNIPPET_CHARS = 300
+DENSE_ONLY = Weights(dense=1.0, lexical=0.0, title=0.0)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
@@ -265,6 +269,10 @@ class AnswerEngine:
         if understood.parsed.expansion:
             # The folder's own words for a need named in the resident's words.
             text = f"{text} {understood.parsed.expansion}"
+        if understood.lang not in LEXICAL_LANGUAGES and not understood.parsed.expansion:
+            # Word matching only works in the languages the index stems: a Polish question's
+            # words match Italian pages by accident. Meaning alone ranks it.
+            return self._searcher.search(text, k=SEARCH_K, weights=DENSE_ONLY)
         return self._searcher.search(text, k=SEARCH_K)
 
     # --- 5. compose ------------------------------------------------------------------------------
@@ -285,7 +293,9 @@ class AnswerEngine:
         if not verdict.answer and not (named and not verdict.off_topic):
             return self._abstain(understood, ranked), "abstain"
         asks_records = parsed.wants_programmes or parsed.wants_events
-        if not parsed.opening_hours and self._wants_cards(ranked, asks_records, wanted):
+        # "Aperta la domenica?" asks when a place opens (a guide), unless a record leads.
+        hours_only = parsed.opening_hours and bool(ranked) and ranked[0].kind == "guide"
+        if not hours_only and self._wants_cards(ranked, asks_records, wanted):
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None:
                 return carded, "cards"
@@ -299,11 +309,12 @@ class AnswerEngine:
             return False
         if ranked[0].kind in ("programme", "event"):
             return True
-        if asks_records and not replace(wanted, audiences=(), topics=()).is_empty():
-            return True  # "free evening lessons in Librino": the constraints are about records
         best_record = next(
             (doc.score for doc in ranked if doc.kind in ("programme", "event")), 0.0
         )
+        constrained = not replace(wanted, audiences=(), topics=()).is_empty()
+        if asks_records and constrained and best_record >= RECORDS_NEAR * ranked[0].score:
+            return True  # "free evening lessons in Librino": the constraints are about records
         return asks_records and best_record >= CARDS_OVER_GUIDE * ranked[0].score
 
     def _card_answer(
@@ -578,14 +589,32 @@ class AnswerEngine:
 
 # --- helpers -------------------------------------------------------------------------------------
 def _in_language(guides: Sequence[Ranked], lang: str) -> Ranked:
-    """Return the best guide, or its near-equal in the question's language."""
+    """Return the best guide, or the same guide in the question's language when nearly as good.
+
+    "The same guide" is one about the same topics (a translation), never a nearby guide that
+    happens to be in the question's language.
+    """
     best = guides[0]
     if best.lang == lang:
         return best
     for doc in guides[1:6]:
-        if doc.lang == lang and doc.score >= SAME_LANGUAGE_RATIO * best.score:
+        if (
+            doc.lang == lang
+            and doc.score >= SAME_LANGUAGE_RATIO * best.score
+            and _twins(best, doc)
+        ):
             return doc
     return best
+
+
+def _topics(doc: Ranked) -> set[str]:
+    return {topic for topic in str(doc.best.chunk.metadata.get("topics", "")).split("|") if topic}
+
+
+def _twins(one: Ranked, other: Ranked) -> bool:
+    """Return True when two guides cover mostly the same topics (one translates the other)."""
+    first, second = _topics(one), _topics(other)
+    return bool(first) and len(first & second) >= TWIN_TOPIC_SHARE * len(first | second)
 
 
 def _snippet(hit: Hit) -> str:
