@@ -44,8 +44,10 @@ DEFAULT_COLLECTION = "knowledge"
 _PAGE = 2000  # rows per Chroma get/upsert call: well under its max batch size
 
 
-WRITE_TIMEOUT = 120.0
-"""Seconds one Chroma call may take before the index gives up on it (normal calls take ms)."""
+WRITE_TIMEOUT = 60.0
+"""Seconds one Chroma call may take before the index gives up on it (normal calls take ms).
+
+Below a service manager's stop timeout (systemd: 90 s), so a stop never waits on a hung store."""
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _FULL_DISK_WORDS = ("disk is full", "database or disk is full", "no space left")
@@ -281,10 +283,8 @@ class ChromaVectorIndex:
             return "corrupt"
         return "ok"
 
-    def reset(self) -> None:
-        """Close the store, delete its folder and open it again, empty (embedded stores only)."""
-        if self._path is None:
-            raise IndexStoreError(f"cannot rebuild {self!r}: a Chroma server is managed there")
+    def close(self) -> None:
+        """Release the store's files (it opens again on next use)."""
         client = self._client
         self._collection = None
         self._client = None
@@ -293,11 +293,18 @@ class ChromaVectorIndex:
                 self._call("close", client.close)  # type: ignore[attr-defined]
             except IndexStoreError as error:
                 logger.warning("closing vector index %r failed: %s", self, error)
-        # Chroma caches one system per folder; a stale one would keep the deleted files open.
-        from chromadb.api.shared_system_client import SharedSystemClient
+        if self._path is not None:
+            # Chroma caches one system per folder; a stale one would keep deleted files open.
+            from chromadb.api.shared_system_client import SharedSystemClient
 
-        SharedSystemClient._identifier_to_system.pop(str(self._path), None)
-        SharedSystemClient._identifier_to_refcount.pop(str(self._path), None)
+            SharedSystemClient._identifier_to_system.pop(str(self._path), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(self._path), None)
+
+    def reset(self) -> None:
+        """Close the store, delete its folder and open it again, empty (embedded stores only)."""
+        if self._path is None:
+            raise IndexStoreError(f"cannot rebuild {self!r}: a Chroma server is managed there")
+        self.close()
         shutil.rmtree(self._path, ignore_errors=True)
         self.collection  # noqa: B018 - reopen now, so a failure shows here
         logger.warning("vector index %r was rebuilt empty", self)

@@ -1,0 +1,104 @@
+"""A broken file after a restart: its last good version serves, through every entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from learncity.cli import main
+from tests.faults.conftest import Site, break_languages, close, make_services
+
+LANGUAGE_PROGRAMMES = {"ita-l2-librino-sera", "cpia-alfabetizzazione-a2", "language-cafe-tandem"}
+# Events in both event files; two point into languages.yaml, the Repair Café does not.
+EVENTS = {"ev-repair-cafe"}
+
+
+def run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(argv, out=out)
+    return code, out.getvalue()
+
+
+def test_knowledge_service_recreated_on_the_same_data_serves_the_last_good_version(
+    site: Site, embeddings: object
+) -> None:
+    break_languages(site)
+
+    services = make_services(site, embeddings)
+    try:
+        report = services.knowledge.reload()
+        kb = services.knowledge.current
+        answer = services.assistant.ask("corso di italiano gratis la sera per mia madre?", lang="it")
+    finally:
+        close(services)
+
+    assert LANGUAGE_PROGRAMMES <= set(kb.programmes)
+    assert EVENTS <= set(kb.events)
+    pointing = {e.id for e in kb.events.values() if e.programme_id in LANGUAGE_PROGRAMMES}
+    assert pointing, "the sample has events pointing into languages.yaml"
+    messages = [str(error) for error in report.errors]
+    assert any(m.startswith("programmes/languages.yaml:") for m in messages)
+    assert (
+        "programmes/languages.yaml: serving the version of 2 Dec 10:14 (its last good version) "
+        "until the problems in this file are fixed" in messages
+    )
+    assert not any(m.startswith("events/") for m in messages)  # no cascade
+    assert not any("search index" in m for m in messages)
+    assert report.index.embedded == 0  # the kept version's chunks are already in the index
+    assert answer.cards and answer.cards[0].id == "ita-l2-librino-sera"
+
+
+def test_learncity_ask_after_a_restart_answers_from_the_last_good_version(site: Site) -> None:
+    break_languages(site)
+
+    code, out = run(site.argv("ask", "corso di italiano gratis la sera per mia madre?", "--json"))
+
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["abstained"] is False
+    assert answer["programmes"][0]["id"] == "ita-l2-librino-sera"
+
+
+def test_check_names_the_version_served_and_fails(site: Site) -> None:
+    break_languages(site)
+
+    code, out = run(site.argv("check"))
+
+    assert code == 1
+    lines = out.splitlines()
+    assert "programmes/languages.yaml: serving the version of 2 Dec 10:14 (its last good version) " \
+        "until the problems in this file are fixed" in lines
+    assert not any(line.startswith("events/") for line in lines)
+    assert len(lines) == len(set(lines))  # each problem once
+
+
+def test_index_exits_1_and_prints_each_problem_once(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    break_languages(site)
+
+    code, out = run(site.argv("index"))
+
+    assert code == 1
+    err = capsys.readouterr().err
+    problems = [line for line in err.splitlines() if line.startswith("programmes/languages.yaml")]
+    assert len(problems) == 2  # the problem and the version served
+    assert all(err.count(line) == 1 for line in problems)
+    assert "indexed" in out
+
+
+def test_a_deleted_file_is_gone_after_a_restart(site: Site, embeddings: object) -> None:
+    (site.knowledge / "programmes/languages.yaml").unlink()
+
+    services = make_services(site, embeddings)
+    try:
+        report = services.knowledge.reload()
+        kb = services.knowledge.current
+    finally:
+        close(services)
+
+    assert not LANGUAGE_PROGRAMMES & set(kb.programmes)
+    assert "programmes/languages.yaml" in report.index.removed_paths
+    assert EVENTS <= set(kb.events)  # only the events pointing into it are left out
