@@ -140,13 +140,13 @@ class KnowledgeService:
                 # After a failed sync it stays as it was: answers keep using the previous index.
                 try:
                     self._searcher.refresh()
-                except Exception as error:  # the store can fail between sync and refresh
+                except Exception as failure:  # the store can fail between sync and refresh
                     logger.exception("search refresh after a reload failed")
                     index_notes.append(
                         KnowledgeError(
                             "",
                             None,
-                            f"the search index cannot be read ({error}): answers keep using "
+                            f"the search index cannot be read ({failure}): answers keep using "
                             "the previous index",
                         )
                     )

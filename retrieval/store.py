@@ -20,6 +20,7 @@ an embedded store whose folder was deleted or whose SQLite file is damaged is re
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import shutil
 import threading
@@ -348,15 +349,14 @@ class ChromaVectorIndex:
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         for start in range(0, len(chunks), _PAGE):
             batch = chunks[start : start + _PAGE]
-            collection = self.collection
-            rows = np.asarray(vectors[start : start + _PAGE], dtype=np.float32)
             self._call(
                 "upsert",
-                lambda: collection.upsert(
+                functools.partial(
+                    self.collection.upsert,
                     ids=[chunk.id for chunk in batch],
                     documents=[chunk.text for chunk in batch],
                     metadatas=[dict(chunk.metadata) for chunk in batch],
-                    embeddings=rows,
+                    embeddings=np.asarray(vectors[start : start + _PAGE], dtype=np.float32),
                 ),
             )
 
@@ -364,10 +364,10 @@ class ChromaVectorIndex:
         """Replace the metadata of chunks already stored, keeping their vectors."""
         for start in range(0, len(chunks), _PAGE):
             batch = chunks[start : start + _PAGE]
-            collection = self.collection
             self._call(
                 "update",
-                lambda: collection.update(
+                functools.partial(
+                    self.collection.update,
                     ids=[chunk.id for chunk in batch],
                     metadatas=[dict(chunk.metadata) for chunk in batch],
                 ),
@@ -377,8 +377,8 @@ class ChromaVectorIndex:
         """Remove chunks by id (unknown ids are ignored)."""
         id_list = list(ids)
         for start in range(0, len(id_list), _PAGE):
-            collection, page = self.collection, id_list[start : start + _PAGE]
-            self._call("delete", lambda: collection.delete(ids=page))
+            page = id_list[start : start + _PAGE]
+            self._call("delete", functools.partial(self.collection.delete, ids=page))
 
     def ids_by_path(self) -> dict[str, dict[str, str]]:
         """Return {path: {chunk_id: file_hash}} for every stored chunk."""
@@ -421,10 +421,10 @@ class ChromaVectorIndex:
         """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""
         if k < 1:
             raise ValueError(f"k ({k}) must be at least 1")
-        collection = self.collection
         result = self._call(
             "query",
-            lambda: collection.query(
+            functools.partial(
+                self.collection.query,
                 query_embeddings=np.asarray([vector], dtype=np.float32),
                 n_results=k,
                 where=chroma_where(where),
@@ -446,12 +446,8 @@ class ChromaVectorIndex:
 
     def count(self) -> int:
         """Return the number of stored chunks."""
-        collection = self.collection
-        return int(self._call("count", collection.count))
+        return int(self._call("count", self.collection.count))
 
-    def _get(self, include: list[str], offset: int) -> Any:
-        collection = self.collection
-        return self._call(
-            "get",
-            lambda: collection.get(include=include, limit=_PAGE, offset=offset),  # type: ignore[arg-type]
-        )
+    def _get(self, include: list[Any], offset: int) -> Any:
+        get = functools.partial(self.collection.get, include=include, limit=_PAGE, offset=offset)
+        return self._call("get", get)

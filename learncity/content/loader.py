@@ -1194,7 +1194,10 @@ def load_knowledge(
             return None
         try:
             return parse_file(
-                path, kinds[path], snapshot.data, sha=snapshot.sha256,
+                path,
+                kinds[path],
+                snapshot.data,
+                sha=snapshot.sha256,
                 good_since=snapshot.good_since,
             )
         except InvalidFile as error:  # kept by an older release that read it differently
@@ -1212,9 +1215,10 @@ def load_knowledge(
     for path in order:
         current = fresh.get(path)
         for number in (0, 1):
-            loaded = current if number == 0 else fallback(path)
-            if loaded is None or (number == 1 and loaded is current):
+            candidate = current if number == 0 else fallback(path)
+            if candidate is None or (number == 1 and candidate is current):
                 continue
+            loaded = candidate
             problems = registry.conflicts(loaded)
             if problems:
                 if number == 0:
@@ -1293,7 +1297,9 @@ def version_time(when: dt.datetime) -> str:
 
 def _serving_notice(path: str, good_since: dt.datetime | None) -> KnowledgeError:
     """Return the staff notice for a broken file whose last good version serves."""
-    version = f"the version of {version_time(good_since)}" if good_since else "the last good version"
+    version = (
+        f"the version of {version_time(good_since)}" if good_since else "the last good version"
+    )
     return KnowledgeError(
         path,
         None,

@@ -488,7 +488,9 @@ class Event(Strict):
     @classmethod
     def _exists_in_city_time(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
         zone_name = info.data.get("timezone")
-        check_city_time(value, str(info.field_name), ZoneInfo(zone_name) if zone_name else CITY_ZONE)
+        check_city_time(
+            value, str(info.field_name), ZoneInfo(zone_name) if zone_name else CITY_ZONE
+        )
         return value
 
     @model_validator(mode="after")

@@ -82,7 +82,8 @@ def test_occurrences_are_expanded_lazily_within_the_window_only() -> None:
     assert len(week) == 7 and week[0] == dt.datetime(2027, 3, 1, 10, tzinfo=CITY_ZONE)
     # Across the spring change the wall-clock time stays 10:00.
     spring = event.occurrences(
-        dt.datetime(2027, 3, 27, tzinfo=CITY_ZONE), dt.datetime(2027, 3, 30, tzinfo=CITY_ZONE),
+        dt.datetime(2027, 3, 27, tzinfo=CITY_ZONE),
+        dt.datetime(2027, 3, 30, tzinfo=CITY_ZONE),
         CITY_ZONE,
     )
     assert [s.hour for s in spring] == [10, 10, 10]

@@ -73,7 +73,12 @@ def offline_model(
 ) -> Iterator[None]:
     # `learncity` commands in-process share the session's model; away from any developer's .env.
     monkeypatch.setattr(retrieval.embedding, "make_embeddings", lambda settings: embeddings)
-    for name in ("TELEGRAM_BOT_TOKEN", "LLM_MODEL", "LEARNCITY_DATA_DIR", "LEARNCITY_KNOWLEDGE_DIR"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "LLM_MODEL",
+        "LEARNCITY_DATA_DIR",
+        "LEARNCITY_KNOWLEDGE_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     yield

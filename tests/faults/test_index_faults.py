@@ -30,9 +30,7 @@ Un corso pratico di apicoltura urbana: come si cura un alveare sul tetto, le api
 QUESTION = "corso di italiano gratis la sera per mia madre?"
 MISSING = "the search index was missing and has been rebuilt from the folder"
 DAMAGED = "the search index was damaged and has been rebuilt from the folder"
-DISK_FULL = (
-    "the disk is full: the index was not updated; answers keep using the previous index"
-)
+DISK_FULL = "the disk is full: the index was not updated; answers keep using the previous index"
 
 
 def add_guide(site: Site) -> None:
@@ -148,7 +146,9 @@ def test_a_hung_write_gives_up_in_time_and_holds_nothing(
         release.wait(30)  # a store stuck on a lock (seen with a full disk)
 
     monkeypatch.setattr(type(index.collection), "upsert", hangs)
-    chunk = Chunk(id="c1", text="Corso di ceramica", metadata={"kind": "guide", "title": "x", "lang": "it"})
+    chunk = Chunk(
+        id="c1", text="Corso di ceramica", metadata={"kind": "guide", "title": "x", "lang": "it"}
+    )
 
     started = time.perf_counter()
     report = indexer.sync({"guides/x.md": FileChunks(sha256="h1", chunks=[chunk])})

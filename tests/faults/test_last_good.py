@@ -48,7 +48,9 @@ def saved_at(path: Path, when: dt.datetime) -> None:
 def test_a_file_broken_while_down_serves_its_last_good_version_after_a_restart(
     folder: Path, kept: LastGoodStore, tmp_path: Path
 ) -> None:
-    saved_at(folder / "programmes/languages.yaml", dt.datetime(2026, 12, 2, 10, 14, tzinfo=CITY_ZONE))
+    saved_at(
+        folder / "programmes/languages.yaml", dt.datetime(2026, 12, 2, 10, 14, tzinfo=CITY_ZONE)
+    )
     load_knowledge(folder, last_good=kept)  # the process that saw it good
     write(folder, {"programmes/languages.yaml": BROKEN})  # a mis-indented line, then a restart
 

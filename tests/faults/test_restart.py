@@ -30,12 +30,14 @@ def test_knowledge_service_recreated_on_the_same_data_serves_the_last_good_versi
     try:
         report = services.knowledge.reload()
         kb = services.knowledge.current
-        answer = services.assistant.ask("corso di italiano gratis la sera per mia madre?", lang="it")
+        answer = services.assistant.ask(
+            "corso di italiano gratis la sera per mia madre?", lang="it"
+        )
     finally:
         close(services)
 
-    assert LANGUAGE_PROGRAMMES <= set(kb.programmes)
-    assert EVENTS <= set(kb.events)
+    assert set(kb.programmes) >= LANGUAGE_PROGRAMMES
+    assert set(kb.events) >= EVENTS
     pointing = {e.id for e in kb.events.values() if e.programme_id in LANGUAGE_PROGRAMMES}
     assert pointing, "the sample has events pointing into languages.yaml"
     messages = [str(error) for error in report.errors]
@@ -68,8 +70,10 @@ def test_check_names_the_version_served_and_fails(site: Site) -> None:
 
     assert code == 1
     lines = out.splitlines()
-    assert "programmes/languages.yaml: serving the version of 2 Dec 10:14 (its last good version) " \
+    assert (
+        "programmes/languages.yaml: serving the version of 2 Dec 10:14 (its last good version) "
         "until the problems in this file are fixed" in lines
+    )
     assert not any(line.startswith("events/") for line in lines)
     assert len(lines) == len(set(lines))  # each problem once
 
@@ -101,4 +105,28 @@ def test_a_deleted_file_is_gone_after_a_restart(site: Site, embeddings: object) 
 
     assert not LANGUAGE_PROGRAMMES & set(kb.programmes)
     assert "programmes/languages.yaml" in report.index.removed_paths
-    assert EVENTS <= set(kb.events)  # only the events pointing into it are left out
+    assert set(kb.events) >= EVENTS  # only the events pointing into it are left out
+
+
+def test_links_out_and_loops_are_refused_by_check_and_index_without_a_traceback(
+    site: Site, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".env.example").write_text("TELEGRAM_BOT_TOKEN=123:secret\n")
+    (site.knowledge / "guides/env.md").symlink_to(tmp_path / ".env.example")
+    (site.knowledge / "guides/loop-a.md").symlink_to("loop-b.md")
+    (site.knowledge / "guides/loop-b.md").symlink_to("loop-a.md")
+
+    check_code, check_out = run(site.argv("check"))
+    index_code, _ = run(site.argv("index"))
+    ask_code, ask_out = run(site.argv("ask", "TELEGRAM_BOT_TOKEN secret", "--json"))
+
+    err = capsys.readouterr().err
+    assert (check_code, index_code, ask_code) == (1, 1, 0)
+    assert "Traceback" not in err
+    assert (
+        f"guides/env.md: this is a link to '{tmp_path / '.env.example'}', outside the "
+        "knowledge folder: it is not read; copy the file into the folder instead" in check_out
+    )
+    assert "guides/loop-a.md: this is a link that leads back to itself" in check_out
+    assert "secret" not in json.loads(ask_out)["answer"]
+    assert all(s["path"] != "guides/env.md" for s in json.loads(ask_out)["sources"])
