@@ -9,10 +9,10 @@ Surviving restarts: the last good version of every file is kept on disk (`DATA/l
 `learncity.content.snapshots`), so a file broken while the assistant was down still serves its
 last good version after the start, with a staff notice naming that version.
 
-The report's `errors` hold everything staff must read, one line each: the folder's problems,
-which files serve an older version, and what happened to the search index (missing or damaged
-and rebuilt; or not updated because the disk is full, while answers keep using the search state
-in memory).
+The report's `errors` hold everything staff must read, one line each: the folder's problems (the
+last problem of a file that serves an older version ends with which version serves), and what
+happened to the search index (missing or damaged and rebuilt; or not updated because the disk is
+full, while answers keep using the search state in memory).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class ReloadReport:
     errors: tuple[KnowledgeError, ...]
     index: IndexReport
     seconds: float
+    notices: tuple[KnowledgeError, ...] = ()  # which version a broken file serves, on its own
 
     @property
     def ok(self) -> bool:
@@ -153,9 +154,10 @@ class KnowledgeService:
             self._current = kb  # one reference swap: readers see the old or the new base
             result = ReloadReport(
                 files=len(kb.files),
-                errors=(*kb.errors, *kb.notices, *index_notes),
+                errors=(*_with_versions(kb.errors, kb.notices), *index_notes),
                 index=report,
                 seconds=time.perf_counter() - started,
+                notices=tuple(kb.notices),
             )
             self._last = result
         # One line per problem is the report's job (CLI, staff chat); the log gets a summary.
@@ -195,3 +197,23 @@ def _index_notes(report: IndexReport, *, built_before: bool) -> list[KnowledgeEr
     if report.problem:
         notes.append(KnowledgeError("", None, report.problem))
     return notes
+
+
+def _with_versions(
+    errors: list[KnowledgeError], notices: list[KnowledgeError]
+) -> list[KnowledgeError]:
+    """Return the problems, the last one of each file serving an older version saying which.
+
+    One line per problem for staff (the bot's report, `learncity index`), and the version served
+    right where they read about the file.
+    """
+    serving = {notice.path: notice.message for notice in notices}
+    last = {error.path: number for number, error in enumerate(errors)}
+    result = [
+        KnowledgeError(error.path, error.line, f"{error.message}; {serving[error.path]}")
+        if error.path in serving and last[error.path] == number
+        else error
+        for number, error in enumerate(errors)
+    ]
+    result.extend(notice for notice in notices if notice.path not in last)
+    return result
