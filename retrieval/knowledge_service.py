@@ -170,6 +170,12 @@ class KnowledgeService:
             len(result.errors),
             result.seconds,
         )
+        if result.notices:  # e.g. `learncity ask` after a restart: say what is not current
+            logger.warning(
+                "%d broken file(s) serve their last good version: %s",
+                len(result.notices),
+                ", ".join(notice.path for notice in result.notices),
+            )
         for listener in list(self._listeners):
             try:
                 listener(result)

@@ -95,7 +95,9 @@ def guarded(what: str, call: Callable[[], T], *, timeout: float) -> T:
         raise IndexTimeoutError(f"the vector index did not finish '{what}' in {timeout:g} s")
     if failure:
         error = failure[0]
-        if isinstance(error, IndexStoreError):
+        if isinstance(error, IndexStoreError) and not _is_disk_full(error):
+            raise error
+        if isinstance(error, IndexFullError):
             raise error
         if _is_disk_full(error):
             raise IndexFullError(f"the disk is full: {what} was refused ({error})") from error

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.indexer import FileChunks, Indexer
-from retrieval.store import ChromaVectorIndex
+from retrieval.store import ChromaVectorIndex, IndexFullError, IndexStoreError, guarded
 from retrieval.types import Chunk
 from tests.faults.conftest import Site, close, make_services
 
@@ -164,3 +164,20 @@ def test_a_hung_write_gives_up_in_time_and_holds_nothing(
     stuck = [t for t in threading.enumerate() if t.name.startswith("vector-index-")]
     assert all(t.daemon for t in stuck)  # never keeps the process from exiting
     index.close()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError("error returned from database: (code: 13) database or disk is full"),
+        IndexStoreError("cannot open vector index: database or disk is full"),
+    ],
+    ids=["enospc", "sqlite-full", "open-full"],
+)
+def test_every_shape_of_a_full_disk_is_one_error(error: Exception) -> None:
+    def fails() -> None:
+        raise error
+
+    with pytest.raises(IndexFullError, match="the disk is full"):
+        guarded("upsert", fails, timeout=5)
