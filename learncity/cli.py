@@ -60,6 +60,8 @@ def cmd_index(args: argparse.Namespace, out: IO[str]) -> int:
     )
     for path in index.removed_paths:
         print(f"removed: {path}", file=out)
+    services.close()
+    # Each problem once, here: the knowledge service logs only a count.
     for error in report.errors:
         print(str(error), file=sys.stderr)
     if report.errors:
@@ -68,7 +70,7 @@ def cmd_index(args: argparse.Namespace, out: IO[str]) -> int:
             "(their last good version, if any, keeps serving)",
             file=sys.stderr,
         )
-    services.close()
+        return 1
     return 0
 
 
@@ -76,13 +78,16 @@ def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
     """Validate the knowledge folder only; list every problem as path:line: message."""
     from flows.definitions import load_definitions
     from learncity.content.loader import load_knowledge
+    from learncity.content.snapshots import LastGoodStore, last_good_dir
 
     settings = _settings(args)
-    kb = load_knowledge(settings.knowledge_dir)
+    # Read-only: check names the version a broken file serves, and changes nothing.
+    kept = LastGoodStore(last_good_dir(settings.data_dir), read_only=True)
+    kb = load_knowledge(settings.knowledge_dir, last_good=kept)
     flows, flow_errors = load_definitions(settings.knowledge_dir / "assessments")
     errors = [*kb.errors, *flow_errors]
-    for error in errors:
-        print(str(error), file=out)
+    for error in dict.fromkeys(str(error) for error in [*errors, *kb.notices]):
+        print(error, file=out)
     if errors:
         print(f"{len(errors)} problem(s) in {settings.knowledge_dir}", file=sys.stderr)
         return 1

@@ -36,13 +36,13 @@ from retrieval.cards import contact_line, describe_filters
 from retrieval.conversation import Context, Reading, read_follow_up
 from retrieval.gate import RelevanceGate, Verdict
 from retrieval.language import LanguageIdentifier
+from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
 from retrieval.llm import LLMPhraser
 from retrieval.llm import Passage as LLMPassage
 from retrieval.passage import PassageComposer, section_body
 from retrieval.query import ParsedQuestion, QueryParser, merge_filters
 from retrieval.rank import Ranked, rank_documents
 from retrieval.records import Candidate, Catalogue, KnowledgeSource
-from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
 from retrieval.search import Searcher, Weights
 from retrieval.smalltalk import SmalltalkDetector
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters, Hit, Source

@@ -4,6 +4,11 @@ A file whose hash is unchanged costs nothing; a changed file has only its new ch
 (chunks whose id, a hash of path, position and text, is already stored keep their vectors); a
 file that is gone leaves the index at once, unless it is kept (a broken file whose last good
 version keeps serving). Identical chunk texts are embedded once per sync.
+
+Faults never escape `sync` as exceptions: a store whose files were deleted or damaged is rebuilt
+from the files given (`IndexReport.rebuilt`), and a store that refuses a write (disk full) or
+hangs is left as it is, with a staff-readable `IndexReport.problem`; the next sync compares
+hashes again, so it finishes the work once the store accepts writes.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import logging
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 from langchain_core.embeddings import Embeddings
 
-from retrieval.store import VectorIndex
+from retrieval.store import IndexFullError, IndexStoreError, IndexTimeoutError, VectorIndex
 from retrieval.types import Chunk
 
 logger = logging.getLogger(__name__)
@@ -52,6 +58,14 @@ class IndexReport:
     chunks: int = 0  # chunks in the index after the sync
     seconds: float = 0.0
     removed_paths: tuple[str, ...] = field(default=())
+    rebuilt: str = ""  # "missing" or "corrupt": the store was found so and rebuilt in this sync
+    was_empty: bool = False  # the store held no chunk before this sync
+    problem: str = ""  # the index could not be updated (staff words); answers use the old one
+
+    @property
+    def failed(self) -> bool:
+        """Return True when the index could not be brought in line with the files."""
+        return bool(self.problem)
 
     @property
     def changed(self) -> bool:
@@ -77,12 +91,28 @@ class Indexer:
         self._searcher = searcher
         self._batch_size = batch_size
 
+    @property
+    def data_dir(self) -> Path | None:
+        """Return the folder holding an embedded store's folder (None for a server or a fake)."""
+        path = getattr(self._index, "path", None)
+        return Path(path).parent if path is not None else None
+
     def sync(
         self, files: Mapping[str, FileChunks], *, keep: Collection[str] = ()
     ) -> IndexReport:
         """Make the index hold exactly these files (plus the kept ones); return what changed."""
         started = time.perf_counter()
-        stored = self._index.ids_by_path()
+        rebuilt = ""
+        try:
+            health = getattr(self._index, "health", None)
+            state = health() if callable(health) else "ok"
+            if state != "ok":
+                logger.warning("vector index is %s: rebuilding it from the knowledge files", state)
+                self._index.reset()  # type: ignore[attr-defined]
+                rebuilt = state
+            stored = self._index.ids_by_path()
+        except IndexStoreError as error:
+            return self._failed(error, started, rebuilt)
         added = updated = unchanged = kept = 0
         removed_paths = [path for path in stored if path not in files and path not in keep]
         kept = sum(1 for path in stored if path not in files and path in keep)
@@ -106,11 +136,15 @@ class Indexer:
                     to_embed.append(chunk)
                 elif old[chunk.id] != file.sha256:
                     to_relabel.append(chunk)
-        if to_delete:
-            self._index.delete(to_delete)
-        if to_relabel:
-            self._index.update_metadata(to_relabel)
-        embedded = self._embed_and_store(to_embed)
+        try:
+            if to_delete:
+                self._index.delete(to_delete)
+            if to_relabel:
+                self._index.update_metadata(to_relabel)
+            embedded = self._embed_and_store(to_embed)
+            total = self._index.count()
+        except IndexStoreError as error:
+            return self._failed(error, started, rebuilt)
         if (to_delete or to_embed or to_relabel) and self._searcher is not None:
             self._searcher.refresh()
         report = IndexReport(
@@ -120,9 +154,11 @@ class Indexer:
             unchanged=unchanged,
             kept=kept,
             embedded=embedded,
-            chunks=self._index.count(),
+            chunks=total,
             seconds=time.perf_counter() - started,
             removed_paths=tuple(sorted(removed_paths)),
+            rebuilt=rebuilt,
+            was_empty=not stored,
         )
         logger.info(
             "index sync: %d added, %d updated, %d removed, %d unchanged, %d kept, "
@@ -131,6 +167,20 @@ class Indexer:
             report.embedded, report.seconds,
         )
         return report
+
+    def _failed(self, error: IndexStoreError, started: float, rebuilt: str) -> IndexReport:
+        """Return the report of a sync the store refused; the store is left as it was."""
+        logger.error("index sync failed, the index was not updated: %s", error)
+        keep_using = "the index was not updated; answers keep using the previous index"
+        if isinstance(error, IndexFullError):
+            problem = f"the disk is full: {keep_using}"
+        elif isinstance(error, IndexTimeoutError):
+            problem = f"the search index did not answer in time: {keep_using}"
+        else:
+            problem = f"the search index cannot be written ({error}): {keep_using}"
+        return IndexReport(
+            seconds=time.perf_counter() - started, rebuilt=rebuilt, problem=problem
+        )
 
     def _embed_and_store(self, chunks: Sequence[Chunk]) -> int:
         """Embed each distinct text once, in batches, and upsert; return texts embedded."""

@@ -5,15 +5,28 @@ from a URL); both pass the same contract tests. Vectors are always computed by o
 and handed to Chroma; the collection also carries an adapter of those embeddings as its
 embedding function, so Chroma never falls back to its default one (which downloads a model).
 
-Exceptions: `IndexStoreError` (a store that cannot be opened or used).
+Exceptions:
+
+    IndexStoreError        a store that cannot be opened or used; the message names it
+    ├── IndexFullError     a write refused because the disk is full (ENOSPC, SQLite "disk full")
+    └── IndexTimeoutError  a call that did not finish in time (a store stuck on a lock)
+
+Faults: every Chroma call runs in a daemon thread joined with a timeout, so a store stuck in
+native code (seen with a full disk) cannot hold a reload, the bot's worker threads or SIGTERM;
+an embedded store whose folder was deleted or whose SQLite file is damaged is reported by
+`health()` and rebuilt empty by `reset()` (the indexer then fills it from the knowledge folder).
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlparse
 
 import numpy as np
@@ -32,8 +45,66 @@ DEFAULT_COLLECTION = "knowledge"
 _PAGE = 2000  # rows per Chroma get/upsert call: well under its max batch size
 
 
+WRITE_TIMEOUT = 60.0
+"""Seconds one Chroma call may take before the index gives up on it (normal calls take ms).
+
+Below a service manager's stop timeout (systemd: 90 s), so a stop never waits on a hung store."""
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_FULL_DISK_WORDS = ("disk is full", "database or disk is full", "no space left")
+Health = Literal["ok", "missing", "corrupt"]
+T = TypeVar("T")
+
+
 class IndexStoreError(Exception):
     """A vector index that cannot be opened or used; the message names it."""
+
+
+class IndexFullError(IndexStoreError):
+    """A write refused because the disk is full."""
+
+
+class IndexTimeoutError(IndexStoreError):
+    """A call to the store that did not finish within its timeout."""
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return any(words in str(error).lower() for words in _FULL_DISK_WORDS)
+
+
+def guarded(what: str, call: Callable[[], T], *, timeout: float) -> T:
+    """Return `call()` run in a daemon thread; raise IndexStoreError if it fails or hangs.
+
+    A daemon thread left behind by a hung call never blocks the process from exiting.
+    """
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except BaseException as error:  # handed to the caller's thread
+            failure.append(error)
+
+    worker = threading.Thread(target=run, name=f"vector-index-{what}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise IndexTimeoutError(f"the vector index did not finish '{what}' in {timeout:g} s")
+    if failure:
+        error = failure[0]
+        if isinstance(error, IndexStoreError) and not _is_disk_full(error):
+            raise error
+        if isinstance(error, IndexFullError):
+            raise error
+        if _is_disk_full(error):
+            raise IndexFullError(f"the disk is full: {what} was refused ({error})") from error
+        if isinstance(error, Exception):
+            raise IndexStoreError(f"the vector index failed on '{what}': {error}") from error
+        raise error
+    return result[0]
 
 
 @runtime_checkable
@@ -153,7 +224,10 @@ class ChromaVectorIndex:
         path: Path | str | None = None,
         url: str | None = None,
         collection: str = DEFAULT_COLLECTION,
+        timeout: float = WRITE_TIMEOUT,
     ) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout ({timeout}) must be more than 0 seconds")
         if (path is None) == (url is None):
             raise ValueError("give exactly one of path (embedded Chroma) or url (Chroma server)")
         if not collection:
@@ -164,17 +238,79 @@ class ChromaVectorIndex:
         self._name = collection
         self._client: ClientAPI | None = None
         self._collection: Collection | None = None
+        self._timeout = timeout
 
     def __repr__(self) -> str:
         where = self._url if self._url else str(self._path)
         return f"ChromaVectorIndex({where!r}, collection={self._name!r})"
 
     @property
+    def path(self) -> Path | None:
+        """Return the folder of an embedded store (None for a Chroma server)."""
+        return self._path
+
+    @property
     def collection(self) -> Collection:
         """Return the Chroma collection, opening (or creating) it on first use."""
         if self._collection is None:
-            self._collection = self._open()
+            self._collection = self._call("open", self._open)
         return self._collection
+
+    def _call(self, what: str, call: Callable[[], T]) -> T:
+        return guarded(what, call, timeout=self._timeout)
+
+    def health(self) -> Health:
+        """Return whether the embedded store's files are there and readable ("ok" for a server).
+
+        "missing": the folder or its SQLite file was deleted after it had been opened (a new,
+        never opened folder is simply empty); "corrupt": the SQLite file is not a database.
+        """
+        if self._path is None:
+            return "ok"
+        database = self._path / "chroma.sqlite3"
+        if not database.exists():
+            return "missing" if self._collection is not None else "ok"
+        try:
+            with database.open("rb") as handle:
+                header = handle.read(len(_SQLITE_HEADER))
+        except OSError:
+            return "corrupt"
+        if header != _SQLITE_HEADER:
+            return "corrupt"
+        try:
+            self.count()  # a file cut short keeps its header: only reading it tells
+        except (IndexFullError, IndexTimeoutError):
+            raise
+        except IndexStoreError as error:
+            logger.warning("vector index %r cannot be read: %s", self, error)
+            return "corrupt"
+        return "ok"
+
+    def close(self) -> None:
+        """Release the store's files (it opens again on next use)."""
+        client = self._client
+        self._collection = None
+        self._client = None
+        if client is not None:
+            try:
+                self._call("close", client.close)  # type: ignore[attr-defined]
+            except IndexStoreError as error:
+                logger.warning("closing vector index %r failed: %s", self, error)
+        if self._path is not None:
+            # Chroma caches one system per folder; a stale one would keep deleted files open.
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient._identifier_to_system.pop(str(self._path), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(self._path), None)
+
+    def reset(self) -> None:
+        """Close the store, delete its folder and open it again, empty (embedded stores only)."""
+        if self._path is None:
+            raise IndexStoreError(f"cannot rebuild {self!r}: a Chroma server is managed there")
+        self.close()
+        shutil.rmtree(self._path, ignore_errors=True)
+        self.collection  # noqa: B018 - reopen now, so a failure shows here
+        logger.warning("vector index %r was rebuilt empty", self)
 
     def _open(self) -> Collection:
         import chromadb
@@ -215,33 +351,42 @@ class ChromaVectorIndex:
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         for start in range(0, len(chunks), _PAGE):
             batch = chunks[start : start + _PAGE]
-            self.collection.upsert(
-                ids=[chunk.id for chunk in batch],
-                documents=[chunk.text for chunk in batch],
-                metadatas=[dict(chunk.metadata) for chunk in batch],
-                embeddings=np.asarray(vectors[start : start + _PAGE], dtype=np.float32),
+            self._call(
+                "upsert",
+                functools.partial(
+                    self.collection.upsert,
+                    ids=[chunk.id for chunk in batch],
+                    documents=[chunk.text for chunk in batch],
+                    metadatas=[dict(chunk.metadata) for chunk in batch],
+                    embeddings=np.asarray(vectors[start : start + _PAGE], dtype=np.float32),
+                ),
             )
 
     def update_metadata(self, chunks: Sequence[Chunk]) -> None:
         """Replace the metadata of chunks already stored, keeping their vectors."""
         for start in range(0, len(chunks), _PAGE):
             batch = chunks[start : start + _PAGE]
-            self.collection.update(
-                ids=[chunk.id for chunk in batch],
-                metadatas=[dict(chunk.metadata) for chunk in batch],
+            self._call(
+                "update",
+                functools.partial(
+                    self.collection.update,
+                    ids=[chunk.id for chunk in batch],
+                    metadatas=[dict(chunk.metadata) for chunk in batch],
+                ),
             )
 
     def delete(self, ids: Iterable[str]) -> None:
         """Remove chunks by id (unknown ids are ignored)."""
         id_list = list(ids)
         for start in range(0, len(id_list), _PAGE):
-            self.collection.delete(ids=id_list[start : start + _PAGE])
+            page = id_list[start : start + _PAGE]
+            self._call("delete", functools.partial(self.collection.delete, ids=page))
 
     def ids_by_path(self) -> dict[str, dict[str, str]]:
         """Return {path: {chunk_id: file_hash}} for every stored chunk."""
         result: dict[str, dict[str, str]] = {}
         for offset in range(0, self.count(), _PAGE):
-            page = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            page = self._get(["metadatas"], offset)
             for chunk_id, metadata in zip(page["ids"], page["metadatas"] or [], strict=True):
                 path = str(metadata.get("path", ""))
                 result.setdefault(path, {})[chunk_id] = str(metadata.get("file_hash", ""))
@@ -251,9 +396,7 @@ class ChromaVectorIndex:
         """Return every stored chunk (text and metadata)."""
         chunks: list[Chunk] = []
         for offset in range(0, self.count(), _PAGE):
-            page = self.collection.get(
-                include=["documents", "metadatas"], limit=_PAGE, offset=offset
-            )
+            page = self._get(["documents", "metadatas"], offset)
             for chunk_id, text, metadata in zip(
                 page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
             ):
@@ -265,9 +408,7 @@ class ChromaVectorIndex:
         chunks: list[Chunk] = []
         vectors: list[np.ndarray] = []
         for offset in range(0, self.count(), _PAGE):
-            page = self.collection.get(
-                include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset
-            )
+            page = self._get(["documents", "metadatas", "embeddings"], offset)
             embedded = page["embeddings"] if page["embeddings"] is not None else []
             for chunk_id, text, metadata, vector in zip(
                 page["ids"], page["documents"] or [], page["metadatas"] or [], embedded,
@@ -282,11 +423,15 @@ class ChromaVectorIndex:
         """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""
         if k < 1:
             raise ValueError(f"k ({k}) must be at least 1")
-        result = self.collection.query(
-            query_embeddings=np.asarray([vector], dtype=np.float32),
-            n_results=k,
-            where=chroma_where(where),
-            include=["documents", "metadatas", "distances"],
+        result = self._call(
+            "query",
+            functools.partial(
+                self.collection.query,
+                query_embeddings=np.asarray([vector], dtype=np.float32),
+                n_results=k,
+                where=chroma_where(where),
+                include=["documents", "metadatas", "distances"],
+            ),
         )
         hits: list[Hit] = []
         ids = result["ids"][0]
@@ -303,4 +448,8 @@ class ChromaVectorIndex:
 
     def count(self) -> int:
         """Return the number of stored chunks."""
-        return int(self.collection.count())
+        return int(self._call("count", self.collection.count))
+
+    def _get(self, include: list[Any], offset: int) -> Any:
+        get = functools.partial(self.collection.get, include=include, limit=_PAGE, offset=offset)
+        return self._call("get", get)

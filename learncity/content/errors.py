@@ -16,13 +16,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class KnowledgeError:
-    """One problem in one knowledge file: `path` is relative to the knowledge folder."""
+    """One problem in one knowledge file: `path` is relative to the knowledge folder.
+
+    An empty `path` is a problem of no single file (the search index, the disk): only the message.
+    """
 
     path: str
     line: int | None
     message: str
 
     def __str__(self) -> str:
+        if not self.path:
+            return self.message
         where = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{where}: {self.message}"
 

@@ -1,8 +1,18 @@
 """Load and validate the knowledge folder: programmes, events, guides and contacts.
 
 Every problem becomes a `KnowledgeError` (path relative to the folder, line, plain words), not an
-exception. A file with any problem is skipped whole; when the previous load had a good version of
-it, that version keeps serving, so a broken edit never takes content away from residents.
+exception. A file with any problem is skipped whole; its last good version keeps serving, so a
+broken edit never takes content away from residents: the previous load's version in a running
+process, else the version kept on disk by `LastGoodStore` (so it survives restarts). Staff get a
+notice naming the version served ("serving the version of 2 Dec 10:14"). A file deleted from the
+folder is gone, with its last good version.
+
+One file's mistake does not spread: an event whose `programme_id` names a programme that exists
+nowhere (not even in a last good version) is left out alone, with a message; the rest of its
+file serves.
+
+Links: a symbolic link to a file inside the folder is read; a link that leaves the folder, a
+link loop, a dangling link and a link to a folder are refused with a message, never followed.
 
 Folder layout (`knowledge/README.md` explains it to staff):
 
@@ -23,7 +33,7 @@ import re
 import stat
 import typing
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -43,7 +53,15 @@ from learncity.content.guides import (
     guide_from_text,
     split_front_matter,
 )
-from learncity.content.models import Contact, ContactKind, Event, GuideMeta, Programme
+from learncity.content.models import (
+    CITY_ZONE,
+    Contact,
+    ContactKind,
+    Event,
+    GuideMeta,
+    Programme,
+)
+from learncity.content.snapshots import LastGoodStore
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +91,10 @@ class LoadedFile:
     guide: Guide | None = None
     contacts: list[Contact] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)  # record id -> line of the record
+    good_since: dt.datetime | None = None  # when this version was saved (file time), if known
+    # The whole file as parsed, when items were left out of this one (a dangling reference): the
+    # next load reuses the whole file, so a fixed reference brings the item back.
+    whole: LoadedFile | None = field(default=None, repr=False)
 
     @property
     def kind(self) -> FileKind:
@@ -96,6 +118,8 @@ class KnowledgeBase:
     guides: dict[str, Guide] = field(default_factory=dict)
     contacts: list[Contact] = field(default_factory=list)
     stale: set[str] = field(default_factory=set)  # paths serving their last good version
+    # What staff must know that is not a mistake in a line: which files serve an older version.
+    notices: list[KnowledgeError] = field(default_factory=list)
     _paths: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -436,9 +460,56 @@ def validate_node(
 # ---------------------------------------------------------------- reading files
 
 
+def _link_target(root: Path, path: str) -> Path:
+    """Return the file to read for `path`: itself, or the target of a link inside the folder."""
+    full = root / path
+    if not full.is_symlink():
+        return full
+    try:
+        shown = os.readlink(full)
+    except OSError:
+        shown = "?"
+    try:
+        target = full.resolve(strict=True)
+    except FileNotFoundError:
+        raise InvalidFile(
+            [
+                KnowledgeError(
+                    path,
+                    None,
+                    f"this is a link to '{shown}', which does not exist: remove the link or put "
+                    "the file itself here",
+                )
+            ]
+        ) from None
+    except (RuntimeError, OSError) as error:  # Python 3.11 raises RuntimeError on a loop
+        raise InvalidFile(
+            [
+                KnowledgeError(
+                    path,
+                    None,
+                    "this is a link that leads back to itself (a loop of links): put the file "
+                    "itself here",
+                )
+            ]
+        ) from error
+    if not target.is_relative_to(root.resolve()):
+        raise InvalidFile(
+            [
+                KnowledgeError(
+                    path,
+                    None,
+                    f"this is a link to '{shown}', outside the knowledge folder: it is not read; "
+                    "copy the file into the folder instead",
+                )
+            ]
+        )
+    return target
+
+
 def _read(root: Path, path: str, max_bytes: int) -> bytes:
     """Return the file's bytes; refuse it before reading if it is too large."""
-    full = root / path
+    full = _link_target(root, path)
     status = full.stat()
     if not stat.S_ISREG(status.st_mode):  # a pipe or device would block or never end
         raise InvalidFile([KnowledgeError(path, None, "this is not a regular file")])
@@ -958,8 +1029,21 @@ def discover(root: Path) -> tuple[list[tuple[str, FileKind]], list[KnowledgeErro
     """Return the knowledge files under `root` (sorted relative paths) and files it cannot use."""
     found: list[tuple[str, FileKind]] = []
     unused: list[KnowledgeError] = []
-    for directory, subdirs, names in os.walk(root):
+    for directory, subdirs, names in os.walk(root):  # links to folders are never followed
         relative_dir = Path(directory).relative_to(root).as_posix()
+        for name in sorted(subdirs):
+            if (Path(directory) / name).is_symlink():
+                subdirs.remove(name)
+                if not name.startswith("."):
+                    path = name if relative_dir == "." else f"{relative_dir}/{name}"
+                    unused.append(
+                        KnowledgeError(
+                            path,
+                            None,
+                            "this is a link to a folder: links to folders are not followed; "
+                            "move the files themselves into the knowledge folder",
+                        )
+                    )
         subdirs[:] = sorted(
             name
             for name in subdirs
@@ -991,19 +1075,33 @@ def discover(root: Path) -> tuple[list[tuple[str, FileKind]], list[KnowledgeErro
 
 def _load_file(
     root: Path, path: str, kind: FileKind, max_bytes: int, reuse: LoadedFile | None
-) -> LoadedFile:
+) -> tuple[LoadedFile, bytes]:
     data = _read(root, path, max_bytes)
     sha = file_sha256(data)
     if reuse is not None and reuse.sha256 == sha:
-        return reuse  # unchanged since the last load: nothing to parse again
+        return reuse, data  # unchanged since the last load: nothing to parse again
+    try:
+        mtime = (root / path).stat().st_mtime
+        saved: dt.datetime | None = dt.datetime.fromtimestamp(mtime, dt.UTC)
+    except OSError:
+        saved = None
+    return parse_file(path, kind, data, sha=sha, good_since=saved), data
+
+
+def parse_file(
+    path: str, kind: FileKind, data: bytes, *, sha: str, good_since: dt.datetime | None
+) -> LoadedFile:
+    """Return the records (or guide) in a file's bytes; raise InvalidFile with every problem."""
     if kind == "guide":
-        return LoadedFile(path=path, sha256=sha, guide=_load_guide(path, data))
+        guide = _load_guide(path, data)
+        return LoadedFile(path=path, sha256=sha, guide=guide, good_since=good_since)
     text = decode_text(path, data)
     if kind == "programmes" and path.lower().endswith(".csv"):
         loaded = _load_csv(path, text)
     else:
         loaded = _load_yaml_records(path, text, kind)
     loaded.sha256 = sha
+    loaded.good_since = good_since
     return loaded
 
 
@@ -1039,17 +1137,21 @@ class _Registry:
                         "once in the whole folder",
                     )
                 )
-        for event in loaded.events:
-            if event.programme_id and event.programme_id not in self.programmes:
-                problems.append(
-                    KnowledgeError(
-                        loaded.path,
-                        loaded.lines.get(event.id),
-                        f"event '{event.id}': programme_id '{event.programme_id}' does not match "
-                        "any programme in programmes/",
-                    )
-                )
         return problems
+
+    def dangling(self, loaded: LoadedFile) -> list[KnowledgeError]:
+        """Return one problem per event whose programme_id names no programme claimed so far."""
+        return [
+            KnowledgeError(
+                loaded.path,
+                loaded.lines.get(event.id),
+                f"event '{event.id}': programme_id '{event.programme_id}' does not match any "
+                "programme in programmes/; this event is left out until it is fixed (the rest "
+                "of the file serves)",
+            )
+            for event in loaded.events
+            if event.programme_id and event.programme_id not in self.programmes
+        ]
 
     def claim(self, loaded: LoadedFile) -> None:
         for programme in loaded.programmes:
@@ -1063,41 +1165,84 @@ _KIND_ORDER: dict[FileKind, int] = {"programmes": 0, "events": 1, "contacts": 2,
 
 
 def load_knowledge(
-    root: Path, previous: KnowledgeBase | None = None, *, max_file_bytes: int = MAX_FILE_BYTES
+    root: Path,
+    previous: KnowledgeBase | None = None,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    last_good: LastGoodStore | None = None,
 ) -> KnowledgeBase:
     """Load and validate every file under `root`; bad files are reported and skipped.
 
     With `previous`, unchanged files are reused without parsing, and a file that is now broken keeps
-    its last good version from `previous` (listed in `stale`). Files deleted meanwhile are dropped.
+    its last good version from `previous` (listed in `stale`). With `last_good`, the last good
+    version of every file is also kept on disk and serves a broken file after a restart; files
+    deleted from the folder are dropped, with their kept versions.
     """
     root = Path(root)
-    earlier = previous.files if previous is not None else {}
+    earlier = {
+        path: loaded.whole or loaded
+        for path, loaded in (previous.files.items() if previous is not None else ())
+    }
     if not root.is_dir():
         error = KnowledgeError(".", None, f"the knowledge folder {root} does not exist")
         return KnowledgeBase.assemble(root, dict(earlier), [error], set(earlier))
     entries, errors = discover(root)
     fresh: dict[str, LoadedFile] = {}
     kinds: dict[str, FileKind] = {}
+    to_keep: dict[str, bytes] = {}  # bytes of good files whose kept version is older
     for path, kind in entries:
         try:
-            fresh[path] = _load_file(root, path, kind, max_file_bytes, earlier.get(path))
+            loaded, data = _load_file(root, path, kind, max_file_bytes, earlier.get(path))
+            fresh[path] = loaded
+            if last_good is not None and last_good.sha256(path) != loaded.sha256:
+                to_keep[path] = data
         except InvalidFile as error:
             errors.extend(error.errors)
         except (FileNotFoundError, NotADirectoryError):
             log.info("knowledge file %s disappeared while loading; treated as removed", path)
             continue
+        except OSError as error:  # whatever the disk says, a problem for staff, not a crash
+            reason = error.strerror or str(error)
+            errors.append(KnowledgeError(path, None, f"the file cannot be read: {reason}"))
         kinds[path] = kind
+    kept = last_good.paths() if last_good is not None else set()
+
+    def fallback(path: str) -> LoadedFile | None:
+        """Return the last good version of a file: this process's, else the one kept on disk."""
+        if path in earlier:
+            return earlier[path]
+        if last_good is None or path not in kept:
+            return None
+        snapshot = last_good.get(path)
+        if snapshot is None:
+            return None
+        try:
+            return parse_file(
+                path,
+                kinds[path],
+                snapshot.data,
+                sha=snapshot.sha256,
+                good_since=snapshot.good_since,
+            )
+        except InvalidFile as error:  # kept by an older release that read it differently
+            log.warning("last good version of %s no longer loads: %s", path, error.errors[0])
+            return None
 
     # Files that were there before claim their ids first, so a new file cannot push out old content.
-    order = sorted(kinds, key=lambda p: (_KIND_ORDER[kinds[p]], p not in earlier, p))
+    order = sorted(
+        kinds,
+        key=lambda p: (_KIND_ORDER[kinds[p]], p not in earlier and p not in kept, p),
+    )
     registry = _Registry()
     accepted: dict[str, LoadedFile] = {}
     stale: set[str] = set()
     for path in order:
-        candidates = [fresh.get(path), earlier.get(path)]
-        for number, loaded in enumerate(candidates):
-            if loaded is None or (number == 1 and loaded is candidates[0]):
+        current = fresh.get(path)
+        for number in (0, 1):
+            candidate = current if number == 0 else fallback(path)
+            if candidate is None or (number == 1 and candidate is current):
                 continue
+            loaded = candidate
             problems = registry.conflicts(loaded)
             if problems:
                 if number == 0:
@@ -1105,12 +1250,31 @@ def load_knowledge(
                 else:  # staff already see this file's current problems; old lines would confuse
                     log.warning("last good version of %s conflicts too: %s", path, problems[0])
                 continue
+            dangling = registry.dangling(loaded)
+            if dangling:
+                if number == 0:
+                    errors.extend(dangling)
+                left_out = {
+                    event.id
+                    for event in loaded.events
+                    if event.programme_id and event.programme_id not in registry.programmes
+                }
+                loaded = replace(
+                    loaded,
+                    events=[e for e in loaded.events if e.id not in left_out],
+                    lines={i: n for i, n in loaded.lines.items() if i not in left_out},
+                    whole=loaded.whole or loaded,
+                )
             registry.claim(loaded)
             accepted[path] = loaded
+            if number == 0 and path in to_keep and last_good is not None:
+                last_good.save(path, to_keep[path], loaded.good_since or _now())
             if number == 1:
                 stale.add(path)
-                log.warning("knowledge file %s has errors; its last good version serves", path)
+                log.info("knowledge file %s has errors; its last good version serves", path)
             break
+    if last_good is not None:
+        last_good.forget(kept - set(kinds))  # deleted from the folder: gone for good
 
     if CONTACTS_FILE not in accepted and CONTACTS_FILE not in kinds:
         errors.append(
@@ -1132,6 +1296,7 @@ def load_knowledge(
         )
     errors = sorted(_unique(errors), key=lambda e: (e.path, e.line or 0))
     kb = KnowledgeBase.assemble(root, dict(sorted(accepted.items())), errors, stale)
+    kb.notices = [_serving_notice(path, accepted[path].good_since) for path in sorted(stale)]
     log.info(
         "knowledge loaded: %d files, %d programmes, %d events, %d guides, %d contacts, %d errors",
         len(kb.files),
@@ -1142,6 +1307,28 @@ def load_knowledge(
         len(kb.errors),
     )
     return kb
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def version_time(when: dt.datetime) -> str:
+    """Return a version's time as staff read it, in city time: '2 Dec 10:14'."""
+    local = when.astimezone(CITY_ZONE)
+    return f"{local.day} {local:%b %H:%M}"
+
+
+def _serving_notice(path: str, good_since: dt.datetime | None) -> KnowledgeError:
+    """Return the staff notice for a broken file whose last good version serves."""
+    version = (
+        f"the version of {version_time(good_since)}" if good_since else "the last good version"
+    )
+    return KnowledgeError(
+        path,
+        None,
+        f"serving {version} (its last good version) until the problems in this file are fixed",
+    )
 
 
 def _unique(errors: list[KnowledgeError]) -> list[KnowledgeError]:

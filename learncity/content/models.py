@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -261,14 +262,104 @@ class WeeklySlot(Strict):
         return self
 
 
-def _check_rrule(value: str | None) -> str | None:
+MAX_OCCURRENCES_IN_TWO_YEARS = 1000
+"""More starts than this in two years is a mistake (every hour, every minute), not a city event."""
+
+CITY_ZONE = ZoneInfo("Europe/Rome")
+"""The zone staff write times in (knowledge/README.md); an event's `timezone` overrides it."""
+
+_TOO_FINE = {"SECONDLY": "every second", "MINUTELY": "every minute", "HOURLY": "every hour"}
+_TWO_YEARS = dt.timedelta(days=731)
+_PROBE_YEARS = 8  # a rule with no date in 8 years is impossible (such as 30 February)
+
+
+def _rule_parts(value: str) -> dict[str, str]:
+    """Return the NAME=value parts of an RRULE (upper-case names; a leading 'RRULE:' is dropped)."""
+    text = value.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    parts: dict[str, str] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(";"))):
+        name, _, rest = part.partition("=")
+        parts[name.strip().upper()] = rest.strip()
+    return parts
+
+
+def _check_rrule(value: str | None, start: dt.datetime | None = None) -> str | None:
+    """Return the rule if it is valid and bounded; raise ValueError in words otherwise.
+
+    Work is bounded before any date is computed: finer than daily is refused from the text,
+    a rule that can never give a date is caught on a yearly probe (cheap), and only then are
+    the starts of the first two years counted, lazily, stopping at the limit.
+    """
     if value is None:
         return None
+    if "\n" in value.strip() or "DTSTART" in value.upper():
+        raise ValueError(
+            f"write only the repeat rule, on one line (e.g. FREQ=WEEKLY;BYDAY=FR), not {value!r}"
+        )
+    parts = _rule_parts(value)
+    freq = parts.get("FREQ", "").upper()
+    if freq in _TOO_FINE:
+        raise ValueError(
+            f"rrule FREQ={freq} repeats {_TOO_FINE[freq]}: rules may repeat at most daily "
+            "(FREQ=DAILY, WEEKLY, MONTHLY or YEARLY); for several times a day, write one "
+            "event per time"
+        )
+    if "BYSECOND" in parts or "BYMINUTE" in parts or "BYHOUR" in parts:
+        raise ValueError(
+            "rrule BYHOUR, BYMINUTE and BYSECOND are not used here: the time of day comes "
+            "from 'start'; for several times a day, write one event per time"
+        )
+    first = (start or dt.datetime(2026, 1, 1)).replace(tzinfo=None)
     try:
-        rrulestr(value, dtstart=dt.datetime(2026, 1, 1))
-    except (ValueError, TypeError) as error:
+        rule = rrulestr(value, dtstart=first)
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
         raise ValueError(f"not a valid iCalendar RRULE: {value!r} ({error})") from error
+    if not isinstance(rule, rrule):
+        raise ValueError(f"write one repeat rule, not a set of rules: {value!r}")
+    probe = {
+        key: val
+        for key, val in parts.items()
+        if key in ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO")
+    }
+    if probe:
+        # Same day filters, yearly: at most a few thousand cheap steps even when nothing matches.
+        text = ";".join(["FREQ=YEARLY", *(f"{key}={val}" for key, val in probe.items())])
+        try:
+            yearly = rrulestr(text, dtstart=first.replace(month=1, day=1))
+        except (ValueError, TypeError, KeyError, OverflowError):
+            yearly = None
+        horizon = first.replace(year=first.year + _PROBE_YEARS)
+        if isinstance(yearly, rrule) and yearly.before(horizon) is None:
+            raise ValueError(f"rrule {value!r} never gives a date (check BYMONTH and BYMONTHDAY)")
+    limit = first + _TWO_YEARS
+    for count, when in enumerate(rule, start=1):
+        if when >= limit:
+            break
+        if count > MAX_OCCURRENCES_IN_TWO_YEARS:
+            raise ValueError(
+                f"rrule {value!r} gives more than {MAX_OCCURRENCES_IN_TWO_YEARS} dates in two "
+                "years: repeat at most daily, or split it into several events"
+            )
     return value
+
+
+def check_city_time(value: dt.datetime, field: str, zone: ZoneInfo) -> None:
+    """Raise ValueError if a local time does not exist in `zone` (the spring-forward hour)."""
+    if value.tzinfo is not None:
+        return
+    aware = value.replace(tzinfo=zone)
+    back = aware.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None)
+    if back != value:
+        raise ValueError(
+            f"{field} {value:%Y-%m-%d %H:%M} does not exist in {zone.key}: clocks jump forward "
+            f"that night (from {value:%H}:00 to {back:%H}:00); choose another time"
+        )
+
+
+MAX_OCCURRENCES = 5000
+"""At most this many starts are expanded for one event in one window (bounded work per answer)."""
 
 
 class Schedule(Strict):
@@ -280,7 +371,12 @@ class Schedule(Strict):
     rrule: str | None = None
     notes: LocalizedText | None = None
 
-    _rrule = field_validator("rrule")(classmethod(lambda cls, v: _check_rrule(v)))
+    @field_validator("rrule")
+    @classmethod
+    def _bounded_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        start = info.data.get("start_date")
+        first = dt.datetime.combine(start, dt.time()) if isinstance(start, dt.date) else None
+        return _check_rrule(value, first)
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Schedule:
@@ -339,11 +435,11 @@ class Event(Strict):
     provider: str | None = None
     venue: Venue | None = None
     online: bool = False
+    timezone: str | None = None  # before start: the start's checks read it
     start: dt.datetime  # local time of the (first) occurrence; an explicit offset is also accepted
     end: dt.datetime | None = None
     rrule: str | None = None  # e.g. "FREQ=WEEKLY;BYDAY=SA"
     exdates: list[dt.datetime] = Field(default_factory=list)  # local starts the rule skips
-    timezone: str | None = None
     booking_url: str | None = None
     capacity: int | None = Field(default=None, ge=1)
     cost: Cost = Field(default_factory=lambda: Cost())
@@ -356,13 +452,16 @@ class Event(Strict):
     lang: Lang = "it"
     url: str | None = None
 
-    _rrule = field_validator("rrule")(classmethod(lambda cls, v: _check_rrule(v)))
-
     @field_validator("start", "end", mode="before")
     @classmethod
     def _date_and_clock(cls, value: object) -> object:
         # Staff write "2026-03-14 9:00" or "2026-03-14 18.30"; the parser wants two-digit hours.
         if isinstance(value, str):
+            if re.search(r"\d[zZ]\s*$", value):
+                raise ValueError(
+                    f"'{value.strip()}' ends in Z, which means UTC (one or two hours off "
+                    "Catania time): write the time as it is in the city, without the Z"
+                )
             match = re.fullmatch(r"\s*(\d{4}-\d{2}-\d{2})[ T](\d{1,2})[:.](\d{2})(.*)", value)
             if match:
                 day, hour, minute, rest = match.groups()
@@ -378,6 +477,21 @@ class Event(Strict):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone '{value}' (write e.g. Europe/Rome)") from error
+        return value
+
+    @field_validator("rrule")
+    @classmethod
+    def _bounded_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        start = info.data.get("start")
+        return _check_rrule(value, start if isinstance(start, dt.datetime) else None)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _exists_in_city_time(cls, value: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        zone_name = info.data.get("timezone")
+        check_city_time(
+            value, str(info.field_name), ZoneInfo(zone_name) if zone_name else CITY_ZONE
+        )
         return value
 
     @model_validator(mode="after")
@@ -409,14 +523,21 @@ class Event(Strict):
         rule = rrulestr(self.rrule, dtstart=first_local)
         lo = after.astimezone(zone).replace(tzinfo=None)
         hi = before.astimezone(zone).replace(tzinfo=None)
-        starts = rule.between(lo, hi, inc=True)
-        if self.exdates:  # dates a repeating event skips (holidays), in the same local time
-            skipped = {
-                d.astimezone(zone).replace(tzinfo=None) if d.tzinfo else d for d in self.exdates
-            }
-            starts = [s for s in starts if s not in skipped]
-        # Wall-clock times in the zone stay right across daylight-saving changes.
-        return [s.replace(tzinfo=zone) for s in starts if after <= s.replace(tzinfo=zone) < before]
+        skipped = {
+            d.astimezone(zone).replace(tzinfo=None) if d.tzinfo else d for d in self.exdates
+        }  # dates a repeating event skips (holidays), in the same local time
+        found: list[dt.datetime] = []
+        # Lazily, from the first start after `lo`, stopping at `hi` (and at a hard cap): the
+        # rule was checked at validation, this only bounds a window asked for by mistake.
+        for start in rule.xafter(lo - dt.timedelta(hours=3), inc=True):
+            if start >= hi + dt.timedelta(hours=3) or len(found) >= MAX_OCCURRENCES:
+                break
+            if start in skipped:
+                continue
+            aware = start.replace(tzinfo=zone)  # wall-clock time stays right across DST
+            if after <= aware < before:
+                found.append(aware)
+        return found
 
     def next_occurrence(self, now: dt.datetime, city_zone: ZoneInfo) -> dt.datetime | None:
         """Return the first start at or after `now`, within two years."""
