@@ -158,9 +158,9 @@ def answer_html(answer: Answer) -> str:
         blocks.append(escape(answer.text.strip()))
     passage = answer.passage
     if passage is not None and passage.text:
-        heading = passage.heading or passage.title
         body = escape(passage.text)
-        blocks.append(f"<b>{escape(heading)}</b>\n{body}" if heading else body)
+        place = passage_place(passage.title, passage.heading)
+        blocks.append(f"<b>{escape(place)}</b>\n{body}" if place else body)
     if answer.cards:
         lines = [card_line(card, lang, number) for number, card in enumerate(answer.cards, 1)]
         blocks.append("\n\n".join(lines))
@@ -172,6 +172,13 @@ def answer_html(answer: Answer) -> str:
     if (answer.sources or answer.cards) and not answer.abstained and answer.kind == "answer":
         blocks.append(t("bot.answer.sources", lang))
     return "\n\n".join(block for block in blocks if block)
+
+
+def passage_place(title: str, heading: str) -> str:
+    """Return where a passage comes from: "Guide title › Section" (or the title alone)."""
+    if heading and heading != title:
+        return f"{title} › {heading}" if title else heading
+    return title
 
 
 def passage_html(title: str, snippet: str, path: str, lang: str) -> str:

@@ -134,8 +134,9 @@ def render_answer(answer: Answer) -> str:
     if answer.text and answer.kind != "safeguarding":
         blocks.append(answer.text)
     if answer.passage is not None and answer.passage.text:
-        heading = answer.passage.heading or answer.passage.title
-        blocks.append(f"{heading}\n{answer.passage.text}" if heading else answer.passage.text)
+        title, heading = answer.passage.title, answer.passage.heading
+        place = f"{title} › {heading}" if heading and heading != title else title
+        blocks.append(f"{place}\n{answer.passage.text}" if place else answer.passage.text)
     if answer.cards:
         blocks.append("\n".join(_card_text(card) for card in answer.cards))
     if answer.abstained and answer.suggestions:

@@ -16,6 +16,24 @@ import numpy as np
 import yaml
 from langchain_core.embeddings import Embeddings
 
+# Example banks embedded once per model and process (several services in one process, as in
+# tests and benchmarks, share them).
+_EMBEDDED: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def embedded(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
+    """Return the vectors of `texts` (one row each), embedding them once per model."""
+    key = (id(embeddings), tuple(texts))
+    with _EMBEDDED_LOCK:
+        found = _EMBEDDED.get(key)
+    if found is None:
+        vectors = embeddings.embed_documents(texts) if texts else []
+        found = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        with _EMBEDDED_LOCK:
+            _EMBEDDED[key] = found
+    return found
+
 
 @dataclass(frozen=True, slots=True)
 class Nearest:
@@ -64,8 +82,7 @@ class ExampleBank:
     def _vectors(self) -> np.ndarray:
         with self._lock:
             if self._matrix is None:
-                vectors = self._embeddings.embed_documents(self._texts) if self._texts else []
-                self._matrix = np.asarray(vectors, dtype=np.float32).reshape(len(self._texts), -1)
+                self._matrix = embedded(self._embeddings, self._texts)
             return self._matrix
 
     def warm_up(self) -> None:

@@ -26,6 +26,8 @@ DEFAULT_THRESHOLD = 0.20
 # beats the folder's best passage by the margin.
 OFF_TOPIC_MIN = 0.40
 OFF_TOPIC_MARGIN = 0.10
+# A passage this close to the question means the folder covers it, whatever it resembles.
+COVERED = 0.45
 TOP_DOCUMENTS = 3
 
 
@@ -78,8 +80,10 @@ class RelevanceGate:
         # The folder's evidence counts its words too: "come faccio lo SPID?" shares little
         # meaning with a page but names exactly what it is about.
         evidence = max(relevance, max(doc.score for doc in ranked[:TOP_DOCUMENTS]))
-        if nearest is not None and nearest.similarity >= max(
-            OFF_TOPIC_MIN, evidence + self._margin
+        if (
+            nearest is not None
+            and relevance < COVERED
+            and nearest.similarity >= max(OFF_TOPIC_MIN, evidence + self._margin)
         ):
             return Verdict(False, relevance, nearest.label)
         return Verdict(relevance >= self._threshold, relevance)

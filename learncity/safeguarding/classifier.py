@@ -127,7 +127,7 @@ class SafeguardingClassifier:
             if self._distress is None or self._ordinary is None or self._labels is None:
                 bank = load_examples(self._path)
                 texts = [text for _, text in bank.distress] + list(bank.ordinary)
-                vectors = _unit_rows(np.asarray(self._embeddings.embed_documents(texts)))
+                vectors = _embedded(self._embeddings, texts)
                 split = len(bank.distress)
                 self._bank = bank
                 self._distress, self._ordinary = vectors[:split], vectors[split:]
@@ -192,3 +192,15 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.where(norms == 0, 1.0, norms)
+
+
+# The example bank embedded once per model and process (services built several times in one
+# process, as in tests and benchmarks, share it).
+_EMBEDDED: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+
+
+def _embedded(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
+    key = (id(embeddings), tuple(texts))
+    if key not in _EMBEDDED:
+        _EMBEDDED[key] = _unit_rows(np.asarray(embeddings.embed_documents(texts)))
+    return _EMBEDDED[key]

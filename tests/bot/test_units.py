@@ -189,32 +189,25 @@ def test_every_bot_text_exists_in_both_languages() -> None:
     assert used - english == set()
 
 
-def test_answer_html_adds_only_what_the_text_lacks() -> None:
+def test_answer_html_renders_each_part_once() -> None:
     from bot.formatting import answer_html
-    from retrieval.types import Answer, Card, ContactInfo
+    from retrieval.types import Answer, Card, ContactInfo, Passage
 
     contact = ContactInfo(id="urp", name="Ufficio Relazioni con il Pubblico", phone="095 000")
-    listed = Card(kind="event", id="e1", title="Book swap", summary="", path="events/a.yaml")
-    extra = Card(kind="event", id="e2", title="Coding <club>", summary="", path="events/a.yaml")
-    answer = Answer(
-        question="q",
-        lang="en",
-        text="Here is what I found:\n• Book swap — Sat",
-        abstained=False,
-        cards=(listed, extra),
-    )
+    first = Card(kind="event", id="e1", title="Book swap", summary="", path="events/a.yaml")
+    second = Card(kind="event", id="e2", title="Coding <club>", summary="", path="events/a.yaml")
+    cards = (first, second)
+    answer = Answer(question="q", lang="en", text="Found:", abstained=False, cards=cards)
     rendered = answer_html(answer)
     assert rendered.count("Book swap") == 1 and "Coding &lt;club&gt;" in rendered
-    abstained = Answer(
-        question="q",
+    passage = Passage(
+        title="School enrolment", heading="Who must enrol", text="Children aged 6.", path="g.md",
         lang="en",
-        text="I don't know. Ask: Ufficio Relazioni con il Pubblico",
-        abstained=True,
-        contact=contact,
     )
-    assert answer_html(abstained).count("Ufficio Relazioni") == 1
+    guided = Answer(question="q", lang="en", text="", abstained=False, passage=passage)
+    assert "<b>School enrolment › Who must enrol</b>\nChildren aged 6." in answer_html(guided)
     bare = Answer(question="q", lang="en", text="I don't know.", abstained=True, contact=contact)
-    assert "095 000" in answer_html(bare)
+    assert answer_html(bare).count("Ufficio Relazioni") == 1 and "095 000" in answer_html(bare)
 
 
 def test_every_store_with_personal_data_is_listed_for_forget(tmp_path: Path) -> None:
