@@ -51,6 +51,7 @@ class Catalogue:
     texts: Mapping[str, tuple[str, ...]]
     plurals: frozenset[str]  # keys written as gettext plurals
     num_plurals: int
+    plural_expr: str  # the C expression of the Plural-Forms header
     plural_index: Callable[[int], int]
 
     def template(self, key: str, count: int | None) -> str | None:
@@ -94,6 +95,7 @@ def read_catalogue(path: Path, lang: str) -> Catalogue:
         texts=texts,
         plurals=frozenset(plurals),
         num_plurals=po.num_plurals,
+        plural_expr=po.plural_expr,
         plural_index=gettext.c2py(po.plural_expr),
     )
 
