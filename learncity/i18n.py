@@ -1,14 +1,15 @@
 """User-facing texts in every language that has a gettext catalogue, read with Babel.
 
 Layout: `learncity/locales/<lang>/LC_MESSAGES/messages.po`, one catalogue per language. The
-`msgid` of each message is its dotted key (`bot.welcome`, `answers.months.0`) and the `msgstr` is
-the text, with `{name}` placeholders for `str.format` and Telegram HTML tags where the text has them.
+`msgid` of each message is its dotted key (`bot.welcome`, `answers.months.0`) and the `msgstr`
+is the text, with `{name}` placeholders for `str.format` and Telegram HTML tags where needed.
 Keys, not Italian sentences, are the msgids so that rewording a text never orphans a translation;
 Italian (`it`) is the reference catalogue every other one is checked against (tests/i18n).
 
 A message with counts is a gettext plural: `msgid_plural` repeats the key and `msgstr[0..n-1]` are
 the forms in the order of the catalogue's `Plural-Forms` header, which Babel writes from CLDR's
-rules (`babel.messages.plurals.get_plural`). `t(key, lang, count=n)` or `tn(key, n, lang)` picks one.
+rules (`babel.messages.plurals.get_plural`); `t(key, lang, count=n)` or `tn(key, n, lang)`
+picks one.
 
 A language is supported when its catalogue exists: adding one is adding a `.po` file, no code.
 A message missing in a language (absent, empty, or fuzzy) comes from English, then Italian. A text
@@ -83,7 +84,7 @@ def read_catalogue(path: Path, lang: str) -> Catalogue:
             continue
         if isinstance(message.id, tuple | list):
             key = str(message.id[0])
-            forms = tuple(str(form or "") for form in message.string)
+            forms = tuple(str(form or "") for form in message.string or ())
             plurals.add(key)
         else:
             key = str(message.id)

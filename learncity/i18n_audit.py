@@ -104,13 +104,13 @@ def check_message(
         if not text:
             continue
         fields, problem = _fields(lang, key, text)
-        if problem is not None:
-            problems.append(problem)
+        if problem is not None or fields is None:
+            problems += [problem] if problem else []
             continue
         # A plural form may leave the number out ("un élément"), nothing else.
         if fields != expected and not (fields | {"count"} == expected and key in reference.plurals):
             problems.append(
-                Problem(lang, key, f"placeholders {sorted(fields or ())} differ from "
+                Problem(lang, key, f"placeholders {sorted(fields)} differ from "
                         f"{reference.lang}'s {sorted(expected)}")
             )
         if tags(text) != ref_tags:
