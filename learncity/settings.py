@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from learncity.i18n import supported_languages
 
-Language = str  # "it" or "en"; validated where it is read
+Language = str  # a language with a catalogue in learncity/locales ("it", "en", "uk"...)
 
 
 class Settings(BaseSettings):
