@@ -41,6 +41,7 @@ from bot.keyboards import (
     skip_reason_keyboard,
     without_feedback,
 )
+from learncity.bidi import for_reading
 from learncity.i18n import t
 from learncity.safeguarding import detect
 from retrieval.types import Answer, Card
@@ -64,8 +65,11 @@ class SafeguardingFilter(filters.MessageFilter):
 async def send_html(
     chat_send: Any, html: str, *, reply_markup: InlineKeyboardMarkup | None = None
 ) -> Message | None:
-    """Send HTML split under Telegram's limit; the keyboard goes under the last part."""
-    parts = split_html(html)
+    """Send HTML split under Telegram's limit; the keyboard goes under the last part.
+
+    Right-to-left replies get their Latin names, times, numbers and URLs isolated first.
+    """
+    parts = split_html(for_reading(html))
     sent: Message | None = None
     for index, part in enumerate(parts):
         last = index == len(parts) - 1

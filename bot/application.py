@@ -41,7 +41,7 @@ from bot.storage import BotStorage
 from bot.watcher import KnowledgeWatcher
 from learncity.db import ForgetsUsers
 from learncity.flood import FloodControl
-from learncity.i18n import t
+from learncity.i18n import supported_languages, t
 
 if TYPE_CHECKING:
     from learncity.app import Services
@@ -198,7 +198,7 @@ class _Lifecycle:
         self.watcher: KnowledgeWatcher | None = None
 
     async def post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Warm the model and index, set the commands in it/en, tell staff about broken files."""
+        """Warm the model and index, set the commands in every language, report broken files."""
         started = dt.datetime.now(dt.UTC)
         await asyncio.to_thread(self._services.warm_up)
         log.info(
@@ -208,7 +208,7 @@ class _Lifecycle:
             await application.bot.set_my_commands(
                 _commands(self._deps.default_language, self._area_commands)
             )
-            for lang in ("it", "en"):
+            for lang in supported_languages():
                 await application.bot.set_my_commands(
                     _commands(lang, self._area_commands), language_code=lang
                 )

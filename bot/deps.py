@@ -92,8 +92,9 @@ class BotDeps:
         if user is None:
             return self.default_language
         chosen = self.storage.language_of(user.id)
-        if chosen:
-            return chosen
+        if chosen:  # a language whose catalogue was removed falls back to Telegram's
+            return normalize_language(chosen, normalize_language(user.language_code,
+                                                                 self.default_language))
         return normalize_language(user.language_code, self.default_language)
 
     def is_staff(self, update: Update) -> bool:

@@ -1,7 +1,7 @@
 """Inline keyboards and their callback data (at most 64 bytes, short prefixes).
 
 Callback data scheme (every handler matches its prefix with a pattern; anything else is stale):
-  lang:<it|en>                 choose the language
+  lang:<code>                  choose the language (any language with a catalogue)
   m:<area>                     main menu (courses, events, school, help, privacy, language, ask)
   fb:<view>:<1|0>  fb:skip     👍 / 👎 on an answer, skip the reason
   src:<view>:<n>               show the passage of source n of a view
@@ -23,7 +23,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.formatting import short
-from learncity.i18n import t
+from learncity.i18n import language_name, supported_languages, t
 from retrieval.types import Card, Source
 
 MAX_VIEWS = 12  # chat_data is rewritten after each answer: keep it small
@@ -75,11 +75,16 @@ def recall_view(chat_data: MutableMapping[str, Any] | None, view_id: str) -> Vie
 
 
 def language_buttons() -> list[InlineKeyboardButton]:
-    """Return the two language buttons."""
+    """Return a button for each supported language, named in that language."""
     return [
-        InlineKeyboardButton("🇮🇹 Italiano", callback_data="lang:it"),
-        InlineKeyboardButton("🇬🇧 English", callback_data="lang:en"),
+        InlineKeyboardButton(language_name(lang), callback_data=f"lang:{lang}")
+        for lang in supported_languages()
     ]
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    """Return the language choice, two buttons a row."""
+    return InlineKeyboardMarkup(grid(language_buttons(), 2))
 
 
 def main_menu(
@@ -88,7 +93,7 @@ def main_menu(
     """Return the main menu (two buttons a row), with the optional areas' entry buttons."""
     rows: list[list[InlineKeyboardButton]] = []
     if with_language:
-        rows.append(language_buttons())
+        rows.extend(grid(language_buttons(), 3))
     items = [item for item in MAIN_MENU if not (with_language and item == "language")]
     buttons = [
         InlineKeyboardButton(t(f"bot.menu.{item}", lang), callback_data=f"m:{item}")

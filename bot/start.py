@@ -8,13 +8,13 @@ from collections.abc import Awaitable, Callable
 from html import escape
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.deps import BotDeps
-from bot.keyboards import MAIN_MENU, forget_keyboard, language_buttons, main_menu
-from learncity.i18n import MissingText, t
+from bot.keyboards import MAIN_MENU, forget_keyboard, language_keyboard, main_menu
+from learncity.i18n import MissingText, normalize_language, supported_languages, t, tn
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ class StartHandlers:
             CommandHandler("language", self.language),
             CommandHandler("privacy", self.privacy),
             CommandHandler("forget", self.forget),
-            CallbackQueryHandler(self.choose_language, pattern=r"^lang:(it|en)$"),
+            CallbackQueryHandler(
+                self.choose_language, pattern=rf"^lang:({'|'.join(supported_languages())})$"
+            ),
             CallbackQueryHandler(self.menu, pattern=rf"^m:({'|'.join(MAIN_MENU)})$"),
             CallbackQueryHandler(self.confirm_forget, pattern=r"^f:(yes|no)$"),
         ]
@@ -79,7 +81,7 @@ class StartHandlers:
             lang = self._deps.language(update)
             await chat.send_message(
                 t("bot.choose_language", lang),
-                reply_markup=InlineKeyboardMarkup([language_buttons()]),
+                reply_markup=language_keyboard(),
             )
 
     async def choose_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -88,7 +90,7 @@ class StartHandlers:
         user = update.effective_user
         if query is None or user is None:
             return
-        lang = str(query.data).split(":")[1]
+        lang = normalize_language(str(query.data).split(":")[1], self._deps.default_language)
         await asyncio.to_thread(self._deps.storage.set_language, user.id, lang)
         await query.answer()
         try:
@@ -177,7 +179,7 @@ class StartHandlers:
             context.application.drop_chat_data(chat.id)
         self._deps.flood.forget(user.id)
         log.info("a user asked to be forgotten: %d records deleted", count)
-        await query.edit_message_text(t("bot.forget.done", lang, count=count))
+        await query.edit_message_text(tn("bot.forget.done", count, lang))
 
     def _forget(self, user_id: int) -> int:
         return sum(store.forget_user(user_id) for store in self._deps.forgetters)

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-Language = str  # "it" or "en"; validated where it is read
+from learncity.i18n import supported_languages
+
+Language = str  # a language with a catalogue in learncity/locales ("it", "en", "uk"...)
 
 
 class Settings(BaseSettings):
@@ -87,8 +89,12 @@ class Settings(BaseSettings):
     @field_validator("default_language")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        if value not in ("it", "en"):
-            raise ValueError(f"default_language must be 'it' or 'en', not {value!r}")
+        supported = supported_languages()
+        if value not in supported:
+            raise ValueError(
+                f"default_language must be one of {', '.join(supported)} (a catalogue in "
+                f"learncity/locales), not {value!r}"
+            )
         return value
 
     @field_validator("timezone")

@@ -289,11 +289,15 @@ def _per_language(
 
 
 def _languages_of(lang: str, *texts: LocalizedText | None) -> list[str]:
-    """Return the languages the record has texts in, its own language first."""
+    """Return the indexed languages (it, en) the record has texts in, its own language first.
+
+    Translations into other languages are shown to residents (`text_in`) but not indexed: the
+    labels below exist in Italian and English only.
+    """
     found: list[str] = []
     for text in texts:
         codes = list(text) if isinstance(text, dict) else [lang] if text else []
-        found.extend(code for code in codes if code not in found)
+        found.extend(code for code in codes if code not in found and code in _LABELS)
     found.sort(key=lambda code: code != lang)
     return found or [lang]
 

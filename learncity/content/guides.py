@@ -12,12 +12,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from babel import localedata
 from bs4 import BeautifulSoup, NavigableString, Tag
 from frontmatter.default_handlers import YAMLHandler
 from pypdf import PdfReader
 
 from learncity.content.errors import InvalidFile, KnowledgeError
-from learncity.content.models import GuideMeta, Lang
+from learncity.content.models import LANGUAGE_CODE, GuideMeta, Lang
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,20 @@ def detect_language(text: str, default: Lang = "it") -> Lang:
     return "it" if italian > english else "en"
 
 
+def language_from_filename(path: str) -> str | None:
+    """Return the language a file name declares: "iscrizioni.fr.md" -> "fr", else None."""
+    suffixes = PurePosixPath(path).suffixes
+    code = suffixes[-2][1:].lower() if len(suffixes) >= 2 else ""
+    # Only a language CLDR knows: "notes.old.md" is not in a language called "old".
+    return code if LANGUAGE_CODE.match(code) and localedata.exists(code) else None
+
+
 def title_from_filename(path: str) -> str:
     """Return a readable title from a file name: "school-enrolment.md" -> "School enrolment"."""
-    stem = PurePosixPath(path).stem.replace("_", " ").replace("-", " ").strip()
+    stem = PurePosixPath(path).stem
+    if language_from_filename(path):
+        stem = PurePosixPath(stem).stem  # "iscrizioni.fr.md" -> "iscrizioni"
+    stem = stem.replace("_", " ").replace("-", " ").strip()
     stem = re.sub(r"\s+", " ", stem)
     return stem[:1].upper() + stem[1:] if stem else path
 
@@ -115,7 +127,7 @@ def _finish(
     if not sections or not text:
         raise InvalidFile([KnowledgeError(path, None, "the guide has no text to read")])
     title = meta.title or first_heading or title_from_filename(path)
-    lang = meta.language or declared_lang or detect_language(text)
+    lang = meta.language or declared_lang or language_from_filename(path) or detect_language(text)
     return Guide(path=path, title=title, meta=meta, lang=lang, text=text, sections=sections)
 
 

@@ -25,8 +25,12 @@ from pydantic import (
     model_validator,
 )
 
-Lang = Literal["it", "en"]
+Lang = Literal["it", "en"]  # the languages a record is mainly written in (and indexed in)
 LANGUAGES: tuple[Lang, ...] = ("it", "en")
+# Any language a text may be translated into: an ISO 639 code, "fr", "ar", "uk", "ckb".
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+LanguageCode = Annotated[str, StringConstraints(pattern=LANGUAGE_CODE.pattern)]
+TEXT_FALLBACKS = ("en", "it")  # after the resident's language, in order
 
 RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
 
@@ -37,20 +41,23 @@ def _localized(value: object) -> object:
         return str(value)
     if isinstance(value, dict):
         if not value:
-            raise ValueError("needs a text (in Italian 'it:' and/or English 'en:')")
+            raise ValueError("needs a text (in Italian 'it:', English 'en:' or another language)")
         texts: dict[str, str] = {}
         for key, text in value.items():
-            if key not in LANGUAGES:
-                raise ValueError(f"language '{key}' is not allowed here; allowed: it, en")
+            key = str(key).strip().lower()
+            if not LANGUAGE_CODE.match(key):
+                raise ValueError(
+                    f"'{key}' is not a language code; write two letters such as it, en, fr, ar, uk"
+                )
             if not isinstance(text, str | int | float) or isinstance(text, bool):
                 raise ValueError(f"the '{key}' version should be a text")
             texts[key] = str(text)
         return texts
-    raise ValueError("should be a text, or 'it:' and 'en:' lines each with a text")
+    raise ValueError("should be a text, or lines such as 'it:' and 'en:' each with a text")
 
 
-# A text in one language ("Corso di italiano") or in both ({"it": "...", "en": "..."}).
-LocalizedText = Annotated[str | dict[Lang, str], BeforeValidator(_localized)]
+# A text in one language ("Corso di italiano") or in several ({"it": "...", "en": "..."}).
+LocalizedText = Annotated[str | dict[str, str], BeforeValidator(_localized)]
 
 
 def _split_list(value: object) -> object:
@@ -60,13 +67,31 @@ def _split_list(value: object) -> object:
     return value
 
 
+def _pick(value: dict[str, str], lang: str, fallback: str) -> str | None:
+    for code in (lang, *TEXT_FALLBACKS, fallback):
+        if value.get(code):
+            return code
+    return next((code for code, text in value.items() if text), None)
+
+
 def text_in(value: LocalizedText | None, lang: str, fallback: str = "it") -> str:
-    """Return the text of `value` in `lang`, else in `fallback`, else in any language."""
+    """Return the text of `value` in `lang`, else English, else Italian, else any language."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    return value.get(lang) or value.get(fallback) or next(iter(value.values()), "")  # type: ignore[call-overload]
+    code = _pick(value, lang, fallback)
+    return value[code] if code is not None else ""
+
+
+def text_language(value: LocalizedText | None, lang: str, written_in: str = "it") -> str:
+    """Return the language `text_in(value, lang)` is in (`written_in` for a one-language text).
+
+    Callers compare it with `lang` to say so when they fall back ("described in Italian:").
+    """
+    if isinstance(value, dict):
+        return _pick(value, lang, written_in) or written_in
+    return written_in
 
 
 def all_texts(value: LocalizedText | None) -> list[str]:
@@ -591,6 +616,8 @@ class GuideMeta(Strict):
         default_factory=list, validation_alias=AliasChoices("audience", "audiences")
     )
     topics: list[Topic] = Field(default_factory=list)
-    language: Lang | None = Field(default=None, validation_alias=AliasChoices("language", "lang"))
+    language: LanguageCode | None = Field(
+        default=None, validation_alias=AliasChoices("language", "lang")
+    )
     source_url: str | None = None
     last_updated: dt.date | None = None
