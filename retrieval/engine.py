@@ -31,7 +31,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from learncity.content.models import Event, Programme
-from learncity.i18n import t
+from learncity.i18n import supported_languages, t
 from retrieval.cards import contact_line, describe_filters
 from retrieval.conversation import Context, Reading, read_follow_up
 from retrieval.gate import RelevanceGate, Verdict
@@ -58,6 +58,8 @@ RECORDS_NEAR = 0.6  # ...or this close, when its constraints (free, where, when)
 SAME_LANGUAGE_RATIO = 0.9  # a guide in the question's language this close to the best wins
 TWIN_TOPIC_SHARE = 0.5  # ...when it shares this much of its topics (a translation)
 SNIPPET_CHARS = 300
+SWITCH_CONFIDENCE = 0.9  # to reply in another language than the conversation's
+SWITCH_WORDS = 3
 DENSE_ONLY = Weights(dense=1.0, lexical=0.0, title=0.0)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
@@ -80,7 +82,8 @@ class Understood:
 
     text: str  # what is searched: the question, or the previous one refined by it
     question: str  # the message as written, cleaned of invisible characters
-    lang: str
+    lang: str  # the language to reply in
+    written: str | None  # the language the question is written in, when it can be told
     parsed: ParsedQuestion
     filters: Filters
     reading: Reading
@@ -222,6 +225,8 @@ class AnswerEngine:
         text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", question)).split())
         text = text[:MAX_QUESTION_CHARS]
         fallback = lang or conversation.lang or self._default_lang
+        identified = self._languages.identify(text)
+        written = identified.lang if identified is not None else None
         language = self._language(text, fallback)
         reading = read_follow_up(text, conversation)
         searched = text
@@ -239,14 +244,22 @@ class AnswerEngine:
             if any(char.isalnum() for char in searched)
             else None
         )
-        return Understood(searched, text, language, parsed, wanted, reading, vector)
+        return Understood(searched, text, language, written, parsed, wanted, reading, vector)
 
     def _language(self, text: str, fallback: str) -> str:
-        """Return the question's language when it can be told, else the conversation's."""
+        """Return the language to reply in: the question's own when it can be told for sure.
+
+        A short or unsure message keeps the conversation's language ("ok", "e sabato?"); a
+        language with no message catalogue is answered in English, the most widely read.
+        """
         found = self._languages.identify(text)
         if found is None:
             return fallback
-        return found.lang
+        if found.lang != fallback and (
+            found.confidence < SWITCH_CONFIDENCE or len(text.split()) < SWITCH_WORDS
+        ):
+            return fallback
+        return found.lang if found.lang in supported_languages() else "en"
 
     def _query_parser(self) -> QueryParser:
         kb = self._knowledge.current
@@ -269,7 +282,8 @@ class AnswerEngine:
         if understood.parsed.expansion:
             # The folder's own words for a need named in the resident's words.
             text = f"{text} {understood.parsed.expansion}"
-        if understood.lang not in LEXICAL_LANGUAGES and not understood.parsed.expansion:
+        written = understood.written
+        if written is not None and written not in LEXICAL_LANGUAGES:
             # Word matching only works in the languages the index stems: a Polish question's
             # words match Italian pages by accident. Meaning alone ranks it.
             return self._searcher.search(text, k=SEARCH_K, weights=DENSE_ONLY)
