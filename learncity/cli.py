@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from learncity.i18n import SUPPORTED, normalize_language, t
+from learncity.i18n import normalize_language, supported_languages, t
 
 if TYPE_CHECKING:
     from learncity.app import Services
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="validate the knowledge folder; exit 1 on any problem")
     ask = commands.add_parser("ask", help="answer a question ('-': one per line from stdin, JSON)")
     ask.add_argument("question", help="the question, or - to read one per line from stdin")
-    ask.add_argument("--lang", choices=SUPPORTED, help="reply language when the question's "
+    ask.add_argument("--lang", choices=supported_languages(), help="reply language when the question's "
                      "own cannot be told (default: detected)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument(
@@ -217,9 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the conversation across questions (and runs) under NAME, for follow-ups",
     )
     chat_parser = commands.add_parser("chat", help="talk to the assistant in the terminal")
-    chat_parser.add_argument("--lang", choices=SUPPORTED)
+    chat_parser.add_argument("--lang", choices=supported_languages())
     run = commands.add_parser("run", help="index, then run the Telegram bot or the terminal chat")
-    run.add_argument("--lang", choices=SUPPORTED)
+    run.add_argument("--lang", choices=supported_languages())
     from partners.cli import add_commands
 
     add_commands(commands)  # import, export

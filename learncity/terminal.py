@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from learncity.i18n import SUPPORTED, t
+from learncity.i18n import supported_languages, t
 
 if TYPE_CHECKING:
     from retrieval.context_store import ContextStore
@@ -76,7 +76,7 @@ class Session:
         )
         answer = self._engine.ask(question, lang=lang, now=now, context=context)
         if self._store is not None and self._key and answer.kind == "answer":
-            records = tuple((card.kind, card.id) for card in answer.cards)
+            records = subject_records(answer)
             paths = tuple(source.path for source in answer.sources)
             remembered = context.remember(
                 answer.question if not answer.follow_up else context.last_question,
@@ -86,6 +86,17 @@ class Session:
             )
             self._store.save(self._key, remembered, now=now)
         return answer
+
+
+def subject_records(answer: Answer) -> tuple[tuple[str, str], ...]:
+    """Return what a follow-up would be about: the answer's cards, else its leading records."""
+    if answer.cards:
+        return tuple((card.kind, card.id) for card in answer.cards)
+    return tuple(
+        (source.kind, source.record_id)
+        for source in answer.sources[:3]
+        if source.record_id and source.kind in ("programme", "event")
+    )
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -204,10 +215,10 @@ def _read_line(lang: str, stdin: IO[str], out: IO[str]) -> str | None:
 def _command(command: str, argument: str, lang: str, out: IO[str]) -> str:
     """Run a chat command; return the language in use afterwards."""
     if command == "/lang":
-        if argument in SUPPORTED:
+        if argument in supported_languages():
             print(t("cli.chat_lang_set", argument), file=out)
             return argument
-        print(t("cli.chat_lang_unknown", lang, languages=", ".join(SUPPORTED)), file=out)
+        print(t("cli.chat_lang_unknown", lang, languages=", ".join(supported_languages())), file=out)
     elif command in ("/help", "/start"):
         print(t("cli.chat_help", lang), file=out)
     elif command in ("/skills", "/reminders", "/school", "/courses", "/events"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -83,7 +83,6 @@ class Reading:
 
     attribute: str | None = None  # cost, where, when, enrol, contact: a detail of the records
     refinement: bool = False  # the previous question, changed by these words
-    cues: tuple[str, ...] = field(default=())
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
@@ -113,8 +112,13 @@ def read_follow_up(text: str, context: Context) -> Reading:
     cues = _cues()
     for attribute in ATTRIBUTES:
         pattern = cues.get(attribute)
-        if pattern is not None and pattern.search(folded) and context.records:
-            return Reading(attribute=attribute)
+        if pattern is not None and pattern.search(folded):
+            # About the records just shown; with none, the previous question asked again.
+            if context.records:
+                return Reading(attribute=attribute)
+            return Reading(refinement=True)
+    if (pattern := cues.get("detail")) is not None and pattern.search(folded):
+        return Reading(refinement=True)
     if (pattern := cues.get("continuation")) is not None and pattern.match(folded):
         return Reading(refinement=True)
     if (pattern := cues.get("pronoun")) is not None and pattern.search(folded):
