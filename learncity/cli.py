@@ -208,8 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="validate the knowledge folder; exit 1 on any problem")
     ask = commands.add_parser("ask", help="answer a question ('-': one per line from stdin, JSON)")
     ask.add_argument("question", help="the question, or - to read one per line from stdin")
-    ask.add_argument("--lang", choices=supported_languages(), help="reply language when the question's "
-                     "own cannot be told (default: detected)")
+    ask.add_argument(
+        "--lang",
+        choices=supported_languages(),
+        help="reply language when the question's own cannot be told (default: detected)",
+    )
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument(
         "--session",

@@ -218,7 +218,8 @@ def _command(command: str, argument: str, lang: str, out: IO[str]) -> str:
         if argument in supported_languages():
             print(t("cli.chat_lang_set", argument), file=out)
             return argument
-        print(t("cli.chat_lang_unknown", lang, languages=", ".join(supported_languages())), file=out)
+        languages = ", ".join(supported_languages())
+        print(t("cli.chat_lang_unknown", lang, languages=languages), file=out)
     elif command in ("/help", "/start"):
         print(t("cli.chat_help", lang), file=out)
     elif command in ("/skills", "/reminders", "/school", "/courses", "/events"):
