@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import re
 import time
@@ -44,6 +45,8 @@ from bot.keyboards import (
 from learncity.bidi import for_reading
 from learncity.i18n import t
 from learncity.safeguarding import detect
+from retrieval.context_store import telegram_key
+from retrieval.conversation import after_answer
 from retrieval.types import Answer, Card
 
 log = logging.getLogger(__name__)
@@ -223,7 +226,7 @@ class AnswerHandlers:
             return
         started = time.perf_counter()
         working = asyncio.create_task(
-            asyncio.to_thread(self._deps.assistant.ask, question, lang=lang, now=self._deps.now())
+            asyncio.to_thread(self._converse, chat.id, question, lang, self._deps.now())
         )
         # "Typing…" only when the answer is not there at once: a quick answer needs none, and
         # every request counts against Telegram's ~30 messages/s.
@@ -247,6 +250,16 @@ class AnswerHandlers:
             text=question if log_text else None,
         )
         await self.send_answer(update, context, answer)
+
+    def _converse(self, chat_id: int, question: str, lang: str, now: dt.datetime) -> Answer:
+        """Answer in the light of this chat's conversation, and remember it (worker thread)."""
+        store = self._deps.contexts
+        key = telegram_key(chat_id)
+        before = store.load(key, now=now) if store is not None else None
+        answer = self._deps.assistant.ask(question, lang=lang, now=now, context=before)
+        if store is not None and before is not None and answer.kind == "answer":
+            store.save(key, after_answer(before, answer), now=now)
+        return answer
 
     async def send_answer(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, answer: Answer

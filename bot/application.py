@@ -70,6 +70,7 @@ def _user_stores(services: Services, storage: BotStorage) -> list[ForgetsUsers]:
         stores.append(services.skills)
     if services.reminders is not None:
         stores.append(services.reminders.store)
+    stores.append(services.contexts)
     return stores
 
 
@@ -153,6 +154,7 @@ def make_deps(
         calendar_file=_calendar_file(services),
         embed=embed,
         clock=clock,
+        contexts=services.contexts,
     )
 
 

@@ -14,6 +14,7 @@ from bot.storage import BotStorage
 from learncity.db import ForgetsUsers
 from learncity.flood import FloodControl
 from learncity.i18n import normalize_language
+from retrieval.conversation import Context
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters
 
 
@@ -27,6 +28,7 @@ class AssistantPort(Protocol):
         lang: str | None = None,
         filters: Filters | None = None,
         now: dt.datetime | None = None,
+        context: Context | None = None,
     ) -> Answer: ...
 
     def browse(
@@ -57,6 +59,14 @@ class AssistantPort(Protocol):
     def safeguarding_contacts(self, lang: str) -> list[ContactInfo]: ...
 
 
+class ContextPort(Protocol):
+    """Where conversations are remembered (retrieval.context_store.ContextStore)."""
+
+    def load(self, key: str, *, now: dt.datetime) -> Context: ...
+
+    def save(self, key: str, context: Context, *, now: dt.datetime) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadSummary:
     """What a re-index did, in plain values for staff messages."""
@@ -85,6 +95,7 @@ class BotDeps:
     reminders: bool = False  # show 🔔 under cards (the reminders area is registered)
     areas: tuple[str, ...] = ()  # optional areas present (skills, reminders)
     clock: Callable[[], dt.datetime] | None = None  # tests fix the time; None: the real clock
+    contexts: ContextPort | None = None  # conversations, for follow-up questions
 
     def language(self, update: Update) -> str:
         """Return the language to answer `update` in: the user's choice, else Telegram's."""

@@ -76,27 +76,10 @@ class Session:
         )
         answer = self._engine.ask(question, lang=lang, now=now, context=context)
         if self._store is not None and self._key and answer.kind == "answer":
-            records = subject_records(answer)
-            paths = tuple(source.path for source in answer.sources)
-            remembered = context.remember(
-                answer.question if not answer.follow_up else context.last_question,
-                lang=answer.lang,
-                records=records or context.records,
-                paths=paths,
-            )
-            self._store.save(self._key, remembered, now=now)
+            from retrieval.conversation import after_answer
+
+            self._store.save(self._key, after_answer(context, answer), now=now)
         return answer
-
-
-def subject_records(answer: Answer) -> tuple[tuple[str, str], ...]:
-    """Return what a follow-up would be about: the answer's cards, else its leading records."""
-    if answer.cards:
-        return tuple((card.kind, card.id) for card in answer.cards)
-    return tuple(
-        (source.kind, source.record_id)
-        for source in answer.sources[:3]
-        if source.record_id and source.kind in ("programme", "event")
-    )
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from retrieval.lexical import fold
+from retrieval.types import Answer
 
 MAX_TURNS = 4
 MAX_FOLLOW_UP_WORDS = 7
@@ -124,3 +125,36 @@ def read_follow_up(text: str, context: Context) -> Reading:
     if (pattern := cues.get("pronoun")) is not None and pattern.search(folded):
         return Reading(refinement=True)
     return Reading()
+
+
+def subject_records(answer: Answer) -> tuple[tuple[str, str], ...]:
+    """Return what a follow-up would be about: the answer's cards, else its leading records."""
+    if answer.cards:
+        return tuple((card.kind, card.id) for card in answer.cards)
+    return tuple(
+        (source.kind, source.record_id)
+        for source in answer.sources[:3]
+        if source.record_id and source.kind in ("programme", "event")
+    )
+
+
+def after_answer(context: Context, answer: Answer) -> Context:
+    """Return the conversation after `answer`: small talk and abstentions change nothing.
+
+    A follow-up about the records keeps the subject; a refinement ("e sabato?") becomes the
+    question ("corsi di yoga e sabato?"), so the next refinement builds on it.
+    """
+    if answer.kind != "answer":
+        return context
+    if answer.follow_up == "attribute":
+        subject = context.last_question
+    elif answer.follow_up == "refinement":
+        subject = f"{context.last_question} {answer.question}".strip()
+    else:
+        subject = answer.question
+    return context.remember(
+        subject,
+        lang=answer.lang,
+        records=subject_records(answer) or context.records,
+        paths=tuple(source.path for source in answer.sources),
+    )

@@ -180,6 +180,10 @@ class AnswerEngine:
         conversation = context or Context()
         understood = self._understand(question, lang, filters, moment, conversation)
         detection = self._safety(understood)
+        if understood.vector is None and detection is None:
+            # Only emoji, punctuation or invisible characters: say what the assistant can do.
+            answer = self._smalltalk_answer(question, understood.lang, "capabilities")
+            return self._done(answer, started, [], Verdict(False, 0.0), "smalltalk")
         intent = (
             self._smalltalk.intent(question, understood.vector)
             if detection is None and not understood.reading.refinement
@@ -197,7 +201,8 @@ class AnswerEngine:
         ranked = rank_documents(hits)
         verdict = self._gate.judge(understood.vector, ranked)
         answer, route = self._compose(understood, hits, ranked, verdict, moment)
-        answer = replace(answer, question=question)
+        follow_up = "refinement" if understood.reading.refinement else ""
+        answer = replace(answer, question=question, follow_up=follow_up)
         return self._done(self._with_helplines(answer, detection), started, ranked, verdict, route)
 
     def _safety(self, understood: Understood) -> Detection | None:
