@@ -1,0 +1,242 @@
+"""Each step of the answer pipeline on its own: language, small talk, follow-ups, rank, gate,
+passage. Real model where meaning matters; plain values elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import retrieval
+from retrieval.conversation import Context, after_answer, read_follow_up
+from retrieval.examples import ExampleBank
+from retrieval.gate import RelevanceGate
+from retrieval.language import LanguageIdentifier
+from retrieval.passage import PassageComposer
+from retrieval.rank import rank_documents
+from retrieval.smalltalk import SmalltalkDetector
+from retrieval.types import Answer, Card, Chunk, Hit
+
+DATA = Path(retrieval.__file__).parent / "data"
+
+
+def hit(path: str, score: float, *, dense: float = 0.0, record: str | None = None) -> Hit:
+    meta: dict[str, str | int | float | bool] = {"path": path, "title": path, "lang": "it"}
+    meta["kind"] = "guide" if record is None else "programme"
+    if record is not None:
+        meta["record_id"] = record
+    chunk = Chunk(id=f"{path}-{score}", text=f"{path}\n\ntext {score}", metadata=meta)
+    return Hit(chunk=chunk, score=score, dense=dense or score)
+
+
+# --- language --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("corsi di informatica per anziani a Catania", "it"),
+        ("how much does the evening course cost?", "en"),
+        ("Où puis-je apprendre l'italien gratuitement ?", "fr"),
+        ("¿Dónde inscribo a mi hijo en la escuela?", "es"),
+        ("Як записати дитину до школи?", "uk"),
+        ("Cum pot învăța limba italiană gratuit?", "ro"),
+        ("أين أتعلم اللغة الإيطالية؟", "ar"),
+        ("我想学意大利语", "zh"),
+    ],
+)
+def test_the_question_language_is_told_offline(text: str, lang: str) -> None:
+    found = LanguageIdentifier().identify(text)
+    assert found is not None and found.lang == lang
+
+
+@pytest.mark.parametrize("text", ["ok", "👍👍", "???", "", "\u200b\u200b"])
+def test_too_little_to_tell_keeps_the_conversation_language(text: str) -> None:
+    assert LanguageIdentifier().language_of(text, fallback="fr") == "fr"
+
+
+# --- small talk --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def smalltalk(embeddings) -> SmalltalkDetector:
+    return SmalltalkDetector(
+        bank=ExampleBank.from_file(DATA / "smalltalk.yaml", embeddings=embeddings)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("ciao!", "greeting"),
+        ("Grazie mille", "thanks"),
+        ("merci beaucoup", "thanks"),
+        ("what can you do?", "capabilities"),
+        ("cosa sai fare?", "capabilities"),
+        ("Buonasera!", "greeting"),
+        ("thank you so much", "thanks"),
+    ],
+)
+def test_small_talk_is_recognised(
+    smalltalk: SmalltalkDetector, embeddings, text: str, intent: str
+) -> None:
+    vector = np.asarray(embeddings.embed_query(text), dtype=np.float32)
+    assert smalltalk.intent(text, vector) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ciao, ci sono corsi di inglese per adulti la sera?",
+        "corsi gratis",
+        "aiuto compiti",
+        "grazie al corso ho trovato lavoro, ce ne sono altri?",
+    ],
+)
+def test_questions_are_not_small_talk(smalltalk: SmalltalkDetector, embeddings, text: str) -> None:
+    vector = np.asarray(embeddings.embed_query(text), dtype=np.float32)
+    assert smalltalk.intent(text, vector) is None
+
+
+# --- follow-ups --------------------------------------------------------------------------------
+SHOWN = Context(
+    lang="it", questions=("corso di italiano la sera",), records=(("programme", "ita"),)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute"),
+    [
+        ("quanto costa?", "cost"),
+        ("how much does it cost?", "cost"),
+        ("dov'è?", "where"),
+        ("where is it?", "where"),
+        ("a che ora?", "when"),
+        ("come mi iscrivo?", "enrol"),
+        ("combien ça coûte ?", "cost"),
+    ],
+)
+def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute: str) -> None:
+    assert read_follow_up(text, SHOWN).attribute == attribute
+
+
+@pytest.mark.parametrize("text", ["e sabato?", "and for children?", "ed è gratis?", "en zaterdag?"])
+def test_and_questions_refine_the_previous_one(text: str) -> None:
+    reading = read_follow_up(text, SHOWN)
+    assert reading.refinement or reading.attribute is not None
+
+
+def test_a_new_question_or_no_conversation_is_not_a_follow_up() -> None:
+    new = "ci sono corsi di informatica per anziani a Picanello il martedì mattina?"
+    assert read_follow_up(new, SHOWN) == read_follow_up("quanto costa?", Context())
+
+
+def test_the_context_survives_json_and_a_refinement_builds_on_the_subject() -> None:
+    assert Context.from_json(SHOWN.to_json()) == SHOWN
+    assert Context.from_json("{not json") == Context()
+    answer = Answer(
+        question="e sabato?", lang="it", text="", abstained=False, follow_up="refinement"
+    )
+    after = after_answer(SHOWN, answer)
+    assert after.last_question == "corso di italiano la sera e sabato?"
+    assert after.records == SHOWN.records  # no new cards: the subject stays
+    card = Card(kind="event", id="ev", title="Festa", summary="", path="events/a.yaml")
+    shown = Answer(question="eventi?", lang="it", text="", abstained=False, cards=(card,))
+    assert after_answer(SHOWN, shown).records == (("event", "ev"),)
+    abstained = Answer(question="meteo?", lang="it", text="", abstained=True, kind="abstain")
+    assert after_answer(SHOWN, abstained) == SHOWN
+
+
+# --- rank --------------------------------------------------------------------------------------
+def test_documents_rank_by_best_chunk_plus_a_little_support() -> None:
+    hits = [
+        hit("guides/a.md", 0.50),
+        hit("guides/b.md", 0.48),
+        hit("guides/b.md", 0.45),
+        hit("guides/b.md", 0.40),
+        hit("programmes/x.yaml", 0.49, record="prog-1"),
+    ]
+    ranked = rank_documents(hits)
+    assert [doc.key for doc in ranked] == ["guides/b.md", "guides/a.md", "prog-1"]
+    assert ranked[2].record_id == "prog-1" and ranked[0].record_id is None
+    assert len(ranked[0].hits) == 3  # one entry per document, its chunks kept
+
+
+# --- gate --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gate(embeddings) -> RelevanceGate:
+    bank = ExampleBank.from_file(DATA / "out_of_scope.yaml", embeddings=embeddings)
+    return RelevanceGate(off_topics=bank, threshold=0.2)
+
+
+def test_the_gate_abstains_below_the_threshold_and_with_nothing_found(gate: RelevanceGate) -> None:
+    vector = np.zeros(512, dtype=np.float32)
+    assert not gate.judge(vector, rank_documents([hit("guides/a.md", 0.1)])).answer
+    assert not gate.judge(vector, []).answer
+    assert gate.judge(vector, rank_documents([hit("guides/a.md", 0.5)])).answer
+
+
+def test_a_question_nearer_an_uncovered_topic_than_the_folder_abstains(
+    gate: RelevanceGate, embeddings
+) -> None:
+    vector = np.asarray(embeddings.embed_query("domani piove? che tempo fa"), dtype=np.float32)
+    verdict = gate.judge(vector, rank_documents([hit("guides/a.md", 0.3, dense=0.3)]))
+    assert not verdict.answer and verdict.off_topic == "weather"
+    # A close passage means the folder covers it, whatever else it resembles.
+    assert gate.judge(vector, rank_documents([hit("guides/a.md", 0.6, dense=0.6)])).answer
+
+
+def test_the_gate_checks_its_threshold() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        RelevanceGate(threshold=1.5)
+
+
+# --- passage -----------------------------------------------------------------------------------
+SECTION = """Iscrizioni scolastiche\nChi deve iscriversi\n\n""" + "\n\n".join(
+    [
+        "Primaria: si iscrivono i bambini che compiono 6 anni entro il 31 dicembre.",
+        "- Ho 17 anni e ho lasciato la scuola. Puoi iscriverti al CPIA per la licenza media.",
+        "La mensa è attiva nelle scuole con tempo pieno e costa da 1,50 a 4 euro a pasto. " * 3,
+        "Il trasporto scolastico è gratuito per chi abita a più di 2 km dalla scuola. " * 3,
+        "Le iscrizioni si fanno online a gennaio, sul portale del Ministero. " * 2,
+    ]
+)
+
+
+def test_a_passage_keeps_document_order_and_a_faq_item_whole(embeddings) -> None:
+    chunk = Chunk(
+        id="c1",
+        text=SECTION,
+        metadata={
+            "path": "guides/s.md",
+            "title": "Iscrizioni scolastiche",
+            "section": "Chi deve iscriversi",
+            "lang": "it",
+        },
+    )
+    composer = PassageComposer(embeddings=embeddings)
+    question = "ho 17 anni e ho lasciato la scuola, cosa faccio?"
+    vector = np.asarray(embeddings.embed_query(question), dtype=np.float32)
+    passage = composer.compose(question, vector, chunk)
+    assert "Ho 17 anni e ho lasciato la scuola. Puoi iscriverti al CPIA" in passage.text
+    assert len(passage.text) <= 700 and passage.full  # the rest is one tap away
+    assert passage.heading == "Chi deve iscriversi" and passage.path == "guides/s.md"
+    order = [SECTION.index(line) for line in passage.text.splitlines()]
+    assert order == sorted(order)  # the document's order
+
+
+def test_the_composer_checks_its_limit(embeddings) -> None:
+    with pytest.raises(ValueError, match="max_chars"):
+        PassageComposer(embeddings=embeddings, max_chars=10)
+
+
+def test_context_store_keeps_and_forgets_a_conversation(tmp_path: Path) -> None:
+    from learncity.db import make_engine
+    from retrieval.context_store import ContextStore, telegram_key
+
+    store = ContextStore(engine=make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    store.create_schema()
+    now = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)
+    store.save(telegram_key(42), SHOWN, now=now)
+    assert store.load(telegram_key(42), now=now) == SHOWN
+    assert store.load(telegram_key(42), now=now + dt.timedelta(hours=3)) == Context()  # stale
+    assert store.describe_user(42) == {"conversation": list(SHOWN.questions)}
+    assert store.forget_user(42) == 1 and store.load(telegram_key(42), now=now) == Context()
