@@ -219,3 +219,22 @@ def test_terminal_shows_no_library_debug_logs(folders: tuple[Path, Path]) -> Non
     assert "INFO learncity" in verbose.stderr or "INFO retrieval" in verbose.stderr
     assert "DEBUG" not in verbose.stderr  # -v is our progress, not third-party internals
     assert "INFO" not in verbose.stdout  # logs go to stderr: stdout stays the answer
+
+
+def test_chat_answers_follow_ups_and_small_talk(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = (
+        "ciao\ncorso di italiano gratis la sera a librino\nquanto costa?\ngrazie\n/lang fr\n"
+        "/skills\n/quit\n"
+    )
+    code, out = run(
+        [*base(folders), "chat", "--lang", "it"], stdin=session, monkeypatch=monkeypatch
+    )
+    assert code == 0
+    replies = out.split("tu> ")
+    assert "Ciao!" in replies[1]  # a greeting, not "I don't have this information"
+    assert "Italiano" in replies[2] or "italiano" in replies[2]
+    assert "Su quello che ti ho appena mostrato" in replies[3] and "Gratuito" in replies[3]
+    assert "Prego" in replies[4]
+    assert "Langue : français." in out and "bot Telegram" in out  # /skills is in the bot

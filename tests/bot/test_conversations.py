@@ -115,3 +115,23 @@ async def test_a_quick_answer_needs_no_typing_indicator(runner: BotRunner) -> No
     await zeno.send_text(ENROLMENT_EN)
     await emulator.wait_for(zeno.chat_id, timeout=15)
     assert "typing" not in emulator.chat_actions(zeno.chat_id)
+
+
+async def test_follow_ups_and_other_languages_through_the_bot(running: BotRunner) -> None:
+    emulator = running.emulator
+    amina = emulator.create_user("Amina", language_code="it")
+    await amina.send_text("corso di italiano gratis la sera a librino")
+    [first] = await emulator.wait_for(amina.chat_id, timeout=15)
+    assert "Librino" in first.text
+    await amina.send_text("quanto costa?")
+    [cost] = await emulator.wait_for(amina.chat_id, timeout=15)
+    assert "Librino" in cost.text and "Gratuito" in cost.text  # about the course just shown
+    await amina.send_text("ciao!")
+    [hello] = await emulator.wait_for(amina.chat_id, timeout=15)
+    assert "Ciao!" in hello.text and "Non ho questa informazione" not in hello.text
+
+    pierre = emulator.create_user("Pierre", language_code="it")
+    await pierre.send_text("Où puis-je apprendre l'italien gratuitement à Catane ?")
+    [reply] = await emulator.wait_for(pierre.chat_id, timeout=15)
+    assert "Non ho questa informazione" not in reply.text
+    assert "Sources" in reply.text or "Fonti" in reply.text or "📄" in reply.text

@@ -524,3 +524,90 @@ def test_a_guide_question_without_courses_asked_stays_a_guide_answer(
 
     assert answer.sources[0].path == "guides/biblioteche-e-maker-space.md"
     assert not answer.cards
+
+
+# --- the rebuilt engine: languages, small talk, out of scope, odd input, follow-ups -----------
+@pytest.mark.parametrize(
+    ("question", "lang", "expected"),
+    [
+        ("cours d'italien gratuits pour étrangers à Catane ?", "fr", "italian"),
+        ("¿dónde puedo aprender italiano gratis?", "es", "italian"),
+        ("تعلم اللغة الإيطالية مجانا في كاتانيا", "ar", "italian"),
+        ("курсы итальянского языка бесплатно", "ru", "italian"),
+        ("Italienischkurs kostenlos für Erwachsene", "de", "italian"),
+    ],
+)
+def test_a_question_in_another_language_finds_the_page_and_is_not_refused(
+    assistant: Assistant, question: str, lang: str, expected: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert not answer.abstained, shown(answer)
+    assert any(
+        expected in (s.path + (s.record_id or "")).lower() or "ita" in (s.record_id or "")
+        for s in answer.sources[:3]
+    )
+    # Replies in the question's language when a catalogue has it, else in English.
+    assert answer.lang == (lang if lang in ("fr", "es", "ar") else "en")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "che tempo farà domani a Catania?",
+        "come rinnovo il permesso di soggiorno?",
+        "how do I file my tax return?",
+        "quale farmacia è aperta stanotte?",
+        "dove compro scarpe economiche?",
+    ],
+)
+def test_questions_the_folder_does_not_cover_get_the_contact(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert answer.abstained and answer.contact is not None, shown(answer)
+    assert not answer.sources
+
+
+@pytest.mark.parametrize(
+    ("message", "lang"), [("ciao", "it"), ("grazie!", "it"), ("what can you do?", "en")]
+)
+def test_greetings_and_thanks_get_a_friendly_reply(
+    assistant: Assistant, message: str, lang: str
+) -> None:
+    answer = assistant.ask(message, lang=lang, now=NOW)
+    assert answer.kind == "smalltalk" and not answer.abstained and answer.text
+    assert answer.lang == lang
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "corsi " * 2000,
+        "😀🎉👍",
+        "?!?!... ;;",
+        "corsi де 学习 italiano ?",
+        "\u200bcorsi\u200b di\u200b italiano\u200b",
+        "Ninataka kujifunza Kiitaliano bure",  # Swahili: no catalogue, no embedding
+    ],
+)
+def test_odd_input_gets_a_polite_reply(assistant: Assistant, message: str) -> None:
+    answer = assistant.ask(message, now=NOW)
+    assert shown(answer).strip()
+    assert answer.lang in ("it", "en", "fr", "es", "ar", "uk")
+
+
+def test_a_follow_up_is_answered_about_the_previous_records(assistant: Assistant) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask("corso di italiano gratis la sera a librino", now=NOW)
+    assert first.cards and first.cards[0].id == "ita-l2-librino-sera"
+    context = after_answer(Context(), first)
+    cost = assistant.ask("quanto costa?", now=NOW, context=context)
+    assert cost.follow_up == "attribute" and cost.cards[0].id == "ita-l2-librino-sera"
+    assert "Gratuito" in shown(cost) or "Gratis" in shown(cost)
+    where = assistant.ask("where is it?", now=NOW, context=after_answer(context, cost))
+    assert where.cards[0].id == "ita-l2-librino-sera" and where.lang == "en"
+    assert where.cards[0].where and where.cards[0].where in shown(where)
+    # The same words with no conversation are a question of their own.
+    alone = assistant.ask("quanto costa?", now=NOW)
+    assert not alone.cards or alone.cards[0].id != "ita-l2-librino-sera"
