@@ -54,7 +54,7 @@ MAX_QUESTION_CHARS = 500
 MAX_SOURCES = 5
 WEEKDAY_WINDOW = dt.timedelta(days=7)
 CARDS_OVER_GUIDE = 0.85  # a record this close to the best guide makes a course question cards
-RECORDS_NEAR = 0.6  # ...or this close, when its constraints (free, where, when) are about records
+RECORDS_NEAR = 0.4  # ...or this close, when its constraints (free, where, when) are about records
 SAME_LANGUAGE_RATIO = 0.9  # a guide in the question's language this close to the best wins
 TWIN_TOPIC_SHARE = 0.5  # ...when it shares this much of its topics (a translation)
 SNIPPET_CHARS = 300
@@ -229,10 +229,10 @@ class AnswerEngine:
     ) -> Understood:
         text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", question)).split())
         text = text[:MAX_QUESTION_CHARS]
-        fallback = lang or conversation.lang or self._default_lang
+        chosen = lang or conversation.lang  # the resident's setting or the conversation's
         identified = self._languages.identify(text)
         written = identified.lang if identified is not None else None
-        language = self._language(text, fallback)
+        language = self._language(text, chosen or self._default_lang, strict=bool(chosen))
         reading = read_follow_up(text, conversation)
         searched = text
         if reading.refinement:
@@ -251,17 +251,20 @@ class AnswerEngine:
         )
         return Understood(searched, text, language, written, parsed, wanted, reading, vector)
 
-    def _language(self, text: str, fallback: str) -> str:
+    def _language(self, text: str, fallback: str, *, strict: bool) -> str:
         """Return the language to reply in: the question's own when it can be told for sure.
 
-        A short or unsure message keeps the conversation's language ("ok", "e sabato?"); a
+        A short or unsure message keeps the language the resident chose or the conversation is
+        in ("ok", "e sabato?"): `strict` asks for a sure identification before switching. A
         language with no message catalogue is answered in English, the most widely read.
         """
         found = self._languages.identify(text)
         if found is None:
             return fallback
-        if found.lang != fallback and (
-            found.confidence < SWITCH_CONFIDENCE or len(text.split()) < SWITCH_WORDS
+        if (
+            strict
+            and found.lang != fallback
+            and (found.confidence < SWITCH_CONFIDENCE or len(text.split()) < SWITCH_WORDS)
         ):
             return fallback
         return found.lang if found.lang in supported_languages() else "en"
@@ -331,7 +334,9 @@ class AnswerEngine:
         best_record = next(
             (doc.score for doc in ranked if doc.kind in ("programme", "event")), 0.0
         )
-        constrained = not replace(wanted, audiences=(), topics=()).is_empty()
+        # Free, where, when: constraints only records have (a course's teaching language is
+        # also a guide's subject: "the master's degree taught in English").
+        constrained = not replace(wanted, audiences=(), topics=(), languages=()).is_empty()
         if asks_records and constrained and best_record >= RECORDS_NEAR * ranked[0].score:
             return True  # "free evening lessons in Librino": the constraints are about records
         return asks_records and best_record >= CARDS_OVER_GUIDE * ranked[0].score

@@ -24,7 +24,7 @@ from retrieval.rank import Ranked
 DEFAULT_THRESHOLD = 0.20
 # An off-topic example vetoes an answer when it is at least this close to the question and
 # beats the folder's best passage by the margin.
-OFF_TOPIC_MIN = 0.40
+OFF_TOPIC_MIN = 0.45
 OFF_TOPIC_MARGIN = 0.10
 # A passage this close to the question means the folder covers it, whatever it resembles.
 COVERED = 0.45

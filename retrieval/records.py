@@ -159,11 +159,13 @@ class Catalogue:
             return []
         chosen, _ = self.choose(hits, soft_only(wanted), now, implied)
         audiences = set(wanted.audiences) - set(implied)
-        return [
-            c
-            for c in chosen
-            if set(wanted.topics) & {str(topic) for topic in c.record.topics}
-            and (not audiences or (audiences | {"everyone"}) & {str(a) for a in c.record.audiences})
+        on_topic = [c for c in chosen if set(wanted.topics) & {str(t) for t in c.record.topics}]
+        if not audiences:
+            return on_topic
+        # Made for the asked audience first; open to everyone only when none is.
+        made_for = [c for c in on_topic if audiences & {str(a) for a in c.record.audiences}]
+        return made_for or [
+            c for c in on_topic if "everyone" in {str(a) for a in c.record.audiences}
         ]
 
     def event_listing(
