@@ -30,7 +30,8 @@ Sections (`--sets`, default all of them):
 
 Hold-out rules. Every set has a `split` field, "dev" or "test", from a hash of a group key, so
 that near-duplicates (translations of one question, questions about the same records) fall in the
-same half; UniQA questions are split by a hash of their programme code.
+same half. UniQA questions are split by programme code: sha256(first gold code) even -> dev,
+odd -> test (benchmarks/uniqa.py, now gone, reported the even codes and tuned on the odd ones).
 - Tune anything (thresholds, weights, prompts, synonyms, chunking) looking at dev only.
 - Report test. Never copy a test question's wording or expectation into the product.
 - A test figure looked at to change the product is no longer a test figure: say so, and write new
