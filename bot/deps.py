@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from telegram import Update
 
 from bot.storage import BotStorage
-from learncity.db import ForgetsUsers
+from learncity.db import BlockingCalls, DatabaseUnavailable, ForgetsUsers
 from learncity.flood import FloodControl
 from learncity.i18n import normalize_language
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters
+
+log = logging.getLogger(__name__)
 
 
 class AssistantPort(Protocol):
@@ -85,16 +88,31 @@ class BotDeps:
     reminders: bool = False  # show 🔔 under cards (the reminders area is registered)
     areas: tuple[str, ...] = ()  # optional areas present (skills, reminders)
     clock: Callable[[], dt.datetime] | None = None  # tests fix the time; None: the real clock
+    # Every database call from a handler goes through here: off the event loop, with a deadline.
+    db: BlockingCalls = field(default_factory=BlockingCalls)
 
     def language(self, update: Update) -> str:
-        """Return the language to answer `update` in: the user's choice, else Telegram's."""
+        """Return the language to answer `update` in: the user's choice, else Telegram's.
+
+        Reads memory only: `load_language` (the first handler group) has fetched the choice.
+        """
         user = update.effective_user
         if user is None:
             return self.default_language
-        chosen = self.storage.language_of(user.id)
+        chosen = self.storage.cached_language(user.id)
         if chosen:
             return chosen
         return normalize_language(user.language_code, self.default_language)
+
+    async def load_language(self, user_id: int) -> None:
+        """Bring the user's language choice into memory, off the event loop (best effort)."""
+        if self.storage.language_known(user_id):
+            return
+        try:
+            await self.db(self.storage.language_of, user_id)
+        except DatabaseUnavailable as error:
+            # Telegram's language will do for this update; the next one tries again.
+            log.warning("language choice not loaded: %s", error)
 
     def is_staff(self, update: Update) -> bool:
         """Return True when the update comes from a staff member (ADMIN_USER_IDS)."""

@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
+from learncity.db import DatabaseUnavailable
 from learncity.i18n import t
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,13 @@ class ErrorHandler:
         if isinstance(error, TimedOut | NetworkError) and not isinstance(error, BadRequest):
             log.warning("update %s: network problem (%s)", update_id, type(error).__name__)
             return
-        log.error("update %s failed: %s", update_id, self._redact(_where(error)))
+        if isinstance(error, DatabaseUnavailable):
+            # Locked or down: say so plainly ("try again"), without a stack for an expected fault.
+            log.warning("update %s: %s", update_id, error)
+            key = "bot.faults.busy"
+        else:
+            log.error("update %s failed: %s", update_id, self._redact(_where(error)))
+            key = "bot.error.apology"
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         lang = self._default_language
@@ -68,6 +75,10 @@ class ErrorHandler:
         except Exception:  # the database may be what failed
             log.debug("could not read the language for the apology")
         try:
-            await update.effective_chat.send_message(t("bot.error.apology", lang))
+            query = update.callback_query
+            if key == "bot.faults.busy" and query is not None:
+                await query.answer(t(key, lang), show_alert=True)
+            else:
+                await update.effective_chat.send_message(t(key, lang))
         except TelegramError as send_error:
             log.warning("update %s: could not apologise (%s)", update_id, type(send_error).__name__)

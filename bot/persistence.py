@@ -2,12 +2,13 @@
 
 Data is stored as JSON, so only plain values may go into user_data / chat_data / bot_data.
 Data is converted to JSON in the event loop (so nothing mutates it meanwhile); database calls run
-in a worker thread so a slow disk never blocks the event loop.
+in the database threads (`BlockingCalls`, with a deadline) so a slow disk or a locked database never
+blocks the event loop nor the threads that compute answers. A write that fails raises
+`DatabaseUnavailable`; PTB hands it to the error handler and writes the data again next second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import MutableMapping
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.storage import BotDataRow, BotStorage, ChatDataRow, ConversationRow, UserDataRow
-from learncity.db import upsert
+from learncity.db import BlockingCalls, upsert
 
 Data = dict[str, Any]
 # The shapes PTB uses for conversations (its own aliases live in a private module).
@@ -40,7 +41,13 @@ def _json_safe(value: Any) -> Any:
 class SQLPersistence(BasePersistence[Data, Data, Data]):
     """Keep user, chat and bot data and conversation states in the bot's SQL tables."""
 
-    def __init__(self, *, storage: BotStorage, update_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        storage: BotStorage,
+        update_interval: float = 1.0,
+        run: BlockingCalls | None = None,
+    ) -> None:
         super().__init__(
             store_data=PersistenceInput(
                 bot_data=True, chat_data=True, user_data=True, callback_data=False
@@ -48,6 +55,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
             update_interval=update_interval,
         )
         self._storage = storage
+        self._run = run or BlockingCalls()
         self._last_bot_data: str | None = None
 
     # Loading
@@ -64,11 +72,11 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_user_data(self) -> dict[int, Data]:
         """Return every user's data."""
-        return await asyncio.to_thread(self._load_user_data)
+        return await self._run(self._load_user_data)
 
     async def get_chat_data(self) -> dict[int, Data]:
         """Return every chat's data."""
-        return await asyncio.to_thread(self._load_chat_data)
+        return await self._run(self._load_chat_data)
 
     def _load_bot_data(self) -> Data:
         with self._storage.session() as session:
@@ -77,7 +85,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_bot_data(self) -> Data:
         """Return the bot-wide data."""
-        data = await asyncio.to_thread(self._load_bot_data)
+        data = await self._run(self._load_bot_data)
         self._last_bot_data = json.dumps(data, sort_keys=True, default=str)
         return data
 
@@ -92,7 +100,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_conversations(self, name: str) -> ConversationDict:
         """Return the states of the conversation handler called `name`."""
-        return await asyncio.to_thread(self._load_conversations, name)
+        return await self._run(self._load_conversations, name)
 
     # Writing
 
@@ -113,7 +121,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         """Store (or, for None, delete) one conversation's state."""
-        await asyncio.to_thread(
+        await self._run(
             self._write_conversation,
             name,
             key,
@@ -133,11 +141,11 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
         """Store one user's data."""
-        await asyncio.to_thread(self._write_user_data, user_id, _json_safe(data))
+        await self._run(self._write_user_data, user_id, _json_safe(data))
 
     async def update_chat_data(self, chat_id: int, data: Data) -> None:
         """Store one chat's data."""
-        await asyncio.to_thread(self._write_chat_data, chat_id, _json_safe(data))
+        await self._run(self._write_chat_data, chat_id, _json_safe(data))
 
     def _write_bot_data(self, data: Data) -> None:
         with self._storage.session() as session, session.begin():
@@ -152,7 +160,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         text = json.dumps(data, sort_keys=True, default=str)
         if text == self._last_bot_data:
             return
-        await asyncio.to_thread(self._write_bot_data, _json_safe(data))
+        await self._run(self._write_bot_data, _json_safe(data))
         self._last_bot_data = text
 
     async def update_callback_data(self, data: object) -> None:
@@ -168,11 +176,11 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def drop_user_data(self, user_id: int) -> None:
         """Delete one user's data."""
-        await asyncio.to_thread(self._drop_user_data, user_id)
+        await self._run(self._drop_user_data, user_id)
 
     async def drop_chat_data(self, chat_id: int) -> None:
         """Delete one chat's data."""
-        await asyncio.to_thread(self._drop_chat_data, chat_id)
+        await self._run(self._drop_chat_data, chat_id)
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
         """Do nothing: this process is the only writer, so memory is never stale."""
