@@ -74,11 +74,14 @@ class ErrorHandler:
             lang = self._language(update)
         except Exception:  # the database may be what failed
             log.debug("could not read the language for the apology")
-        try:
-            query = update.callback_query
-            if key == "bot.faults.busy" and query is not None:
+        query = update.callback_query
+        if query is not None:
+            try:
                 await query.answer(t(key, lang), show_alert=True)
-            else:
-                await update.effective_chat.send_message(t(key, lang))
+                return
+            except TelegramError as answer_error:  # answered already: a message says it instead
+                log.debug("button not answered: %s", type(answer_error).__name__)
+        try:
+            await update.effective_chat.send_message(t(key, lang))
         except TelegramError as send_error:
             log.warning("update %s: could not apologise (%s)", update_id, type(send_error).__name__)
