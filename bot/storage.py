@@ -230,11 +230,19 @@ class BotStorage:
             ],
         )
         self._add_asker_columns()
-        with self._engine.begin() as connection:
-            upsert(connection, SecretRow, {"name": "asker_salt"},
-                   {"value": secrets.token_hex(32)}, update=[])
-            salt = connection.scalar(select(SecretRow.value).where(SecretRow.name == "asker_salt"))
-        self._salt = bytes.fromhex(str(salt))
+        self._load_salt()
+
+    def _load_salt(self) -> bytes:
+        """Return the salt of the `asker` hashes, made once per database (kept in bot_secrets)."""
+        if self._salt is None:
+            with self._engine.begin() as connection:
+                upsert(connection, SecretRow, {"name": "asker_salt"},
+                       {"value": secrets.token_hex(32)}, update=[])
+                salt = connection.scalar(
+                    select(SecretRow.value).where(SecretRow.name == "asker_salt")
+                )
+            self._salt = bytes.fromhex(str(salt))
+        return self._salt
 
     def _add_asker_columns(self) -> None:
         """Add `asker` to logs made before it existed; re-mask their texts with today's rules."""
@@ -255,9 +263,8 @@ class BotStorage:
 
     def asker(self, user_id: int) -> str:
         """Return the salted hash that links a log row to its user (for /forget; never shown)."""
-        if self._salt is None:
-            raise RuntimeError("call create_tables() before logging questions")
-        return hashlib.blake2b(str(user_id).encode(), key=self._salt, digest_size=16).hexdigest()
+        salt = self._load_salt()
+        return hashlib.blake2b(str(user_id).encode(), key=salt, digest_size=16).hexdigest()
 
     def session(self) -> Session:
         """Open a session (the caller commits)."""

@@ -229,7 +229,7 @@ class Deliverer:
                 "delivery of %s failed unexpectedly; released for a retry",
                 loggable_key(message.key),
             )
-            self._release(message)
+            await self._release(message)
         finally:
             self._slots.release()
 
@@ -253,7 +253,8 @@ class Deliverer:
                 self._paused_until = max(self._paused_until, loop.time() + error.retry_after)
                 continue
             except RecipientBlocked:
-                withdrawn = self._ledger.mark_blocked(message.key)
+                # Database work in a thread: a locked database must not stall the event loop.
+                withdrawn = await asyncio.to_thread(self._ledger.mark_blocked, message.key)
                 self.stats.blocked += 1
                 log.info(
                     "a user blocked the bot: unsubscribed, %d pending messages withdrawn",
@@ -261,7 +262,9 @@ class Deliverer:
                 )
                 return
             except PermanentFailure as error:
-                self._ledger.mark_failed(message.key, reason=str(error))
+                await asyncio.to_thread(
+                    self._ledger.mark_failed, message.key, reason=str(error)
+                )
                 self.stats.failed += 1
                 log.warning(
                     "message %s refused for good: %s", loggable_key(message.key), error
@@ -281,8 +284,9 @@ class Deliverer:
                 lateness = (self._clock.now() - message.due_at).total_seconds()
                 self.stats.lateness.append(lateness)
             return
-        self._release(message)
+        await self._release(message)
 
-    def _release(self, message: OutgoingMessage) -> None:
+    async def _release(self, message: OutgoingMessage) -> None:
         self.stats.released += 1
-        self._ledger.release(message.key, retry_at=self._clock.now() + self._release_delay)
+        retry_at = self._clock.now() + self._release_delay
+        await asyncio.to_thread(self._ledger.release, message.key, retry_at=retry_at)
