@@ -327,7 +327,7 @@ def build_application(
 
     gate = Gate(
         deps=deps,
-        prefetch=[area.prefetch for area in areas if hasattr(area, "prefetch")],  # type: ignore[attr-defined]
+        prefetch=[area.prefetch for area in areas if hasattr(area, "prefetch")],
     )
     answers = AnswerHandlers(deps=deps)
     start = StartHandlers(deps=deps)

@@ -156,7 +156,8 @@ class BlockingCalls:
             raise DatabaseUnavailable(name, f"no answer within {self.timeout:g} s") from None
         except (OperationalError, PoolTimeout) as error:
             # The message can quote the statement's parameters (user ids): keep only its kind.
-            reason = str(error.orig) if getattr(error, "orig", None) else type(error).__name__
+            orig = getattr(error, "orig", None)
+            reason = str(orig) if orig is not None else type(error).__name__
             raise DatabaseUnavailable(name, reason.splitlines()[0][:120]) from error
 
     def close(self) -> None:

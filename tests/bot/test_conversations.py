@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from bot import answers as answers_module
 from bot.storage import FeedbackRow, QuestionRow, UnansweredRow
 from bot_api_emulator import BotMessage
 from tests.bot.conftest import BotRunner
@@ -164,3 +167,21 @@ async def test_a_reason_button_is_stored_without_typing(running: BotRunner) -> N
     with running.services.engine.connect() as connection:
         stored = connection.execute(select(FeedbackRow.reason)).scalars().all()
     assert stored == ["[out of date]"]
+
+
+async def test_a_late_message_after_other_is_a_new_question(
+    running: BotRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(answers_module, "REASON_TIMEOUT_SECONDS", 0.3)
+    emulator = running.emulator
+    ugo = emulator.create_user("Ugo", language_code="en")
+    await ugo.send_text(ENROLMENT_EN)
+    [answer] = await emulator.wait_for(ugo.chat_id, timeout=15)
+    await ugo.press(answer, "👎")
+    [reasons] = await emulator.wait_for(ugo.chat_id)
+    await ugo.press(reasons, "Other")
+    await emulator.wait_for_edits(ugo.chat_id)
+    await asyncio.sleep(0.5)
+    await ugo.send_text("English courses for adults")
+    [reply] = await emulator.wait_for(ugo.chat_id, timeout=15)
+    assert "staff will read it" not in reply.text and "👍" in reply.button_texts
