@@ -171,6 +171,7 @@ def _areas(services: Services, deps: BotDeps) -> list[tuple[str, Area]]:
             language=deps.language,
             reminders=services.reminders,
             run=deps.db,
+            reads=deps.reads,
         )
         areas.append(("skills", skills))
     if services.reminders is not None:
@@ -252,6 +253,7 @@ class _Lifecycle:
                 await hook(application)
         await asyncio.to_thread(self._services.close)
         self._deps.db.close()
+        self._deps.reads.close()
 
 
 def build_application(

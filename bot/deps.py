@@ -90,6 +90,9 @@ class BotDeps:
     clock: Callable[[], dt.datetime] | None = None  # tests fix the time; None: the real clock
     # Every database call from a handler goes through here: off the event loop, with a deadline.
     db: BlockingCalls = field(default_factory=BlockingCalls)
+    # The reads made before any handler runs (language, questionnaire state) have their own
+    # threads: writes stuck on a lock must not queue them up, and a short deadline.
+    reads: BlockingCalls = field(default_factory=lambda: BlockingCalls(workers=4, timeout=2.0))
 
     def language(self, update: Update) -> str:
         """Return the language to answer `update` in: the user's choice, else Telegram's.
@@ -109,7 +112,7 @@ class BotDeps:
         if self.storage.language_known(user_id):
             return
         try:
-            await self.db(self.storage.language_of, user_id)
+            await self.reads(self.storage.language_of, user_id)
         except DatabaseUnavailable as error:
             # Telegram's language will do for this update; the next one tries again.
             log.warning("language choice not loaded: %s", error)

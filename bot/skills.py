@@ -86,12 +86,14 @@ class SkillsHandlers:
         language: Language = _default_language,
         reminders: DigestSubscriber | None = None,
         run: BlockingCalls | None = None,
+        reads: BlockingCalls | None = None,
     ) -> None:
         self._service = service
         self._language = language
         self._reminders = reminders  # None: no digest button under the results
         # Every service call touches the database (or draws a chart): off the event loop.
         self._run = run or BlockingCalls()
+        self._reads = reads or self._run  # prefetch: threads writes cannot fill up
         self._active: dict[int, str | None] = {}  # user -> flow in progress, read by prefetch
 
     async def prefetch(self, update: Update) -> None:
@@ -102,9 +104,10 @@ class SkillsHandlers:
         if len(self._active) > 10_000:
             self._active.clear()
         try:
-            self._active[user.id] = await self._run(self._service.active_flow, user.id)
+            self._active[user.id] = await self._reads(self._service.active_flow, user.id)
         except DatabaseUnavailable:
-            self._active.pop(user.id, None)  # the filter asks the store itself
+            # Unknown: the text goes to the answer engine (better than waiting on a disk).
+            self._active[user.id] = None
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """Return the handlers, to register before the free-text handler (same or lower group)."""

@@ -134,3 +134,29 @@ async def test_settings_under_a_lock_ask_to_retry_in_the_residents_language(
     assert not [
         m for m in emulator.sent_messages(carla.chat_id) if "andato storto" in (m.text or "")
     ]
+
+
+async def crowd_seconds(emulator: BotApiEmulator, users: list[EmulatedUser]) -> float:
+    """Let every user ask at once; return the seconds until the last answer arrived."""
+    started = time.perf_counter()
+    for user in users:
+        await user.send_text(QUESTION)
+    for user in users:
+        await emulator.wait_for(
+            user.chat_id, timeout=30, predicate=lambda m: "👍" in m.button_texts
+        )
+    return time.perf_counter() - started
+
+
+async def test_a_crowd_under_a_lock_is_not_queued_behind_stuck_writes(running: BotRunner) -> None:
+    emulator = running.emulator
+    # More residents than database threads: each one's writes wait on the lock.
+    crowd = [emulator.create_user(f"R{n}", language_code="en") for n in range(12)]
+    await crowd_seconds(emulator, crowd[:1])  # warm the caches
+    unlocked = await crowd_seconds(emulator, crowd)
+    with locked(database_path(running)):
+        during = await crowd_seconds(emulator, crowd)
+    print(f"\n12 residents at once: {unlocked:.2f} s unlocked, {during:.2f} s while locked")
+    assert during < unlocked + MAX_EXTRA_SECONDS
+    for user in crowd:
+        assert not [m for m in emulator.sent_messages(user.chat_id) if APOLOGY in (m.text or "")]
