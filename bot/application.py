@@ -56,7 +56,8 @@ COMMANDS = ("start", "help", "courses", "events", "school", "language", "privacy
 class Area(Protocol):
     """A feature area from another package (skills, reminders): it hands PTB its handlers.
 
-    It may also define `async post_init(application)` and `async post_shutdown(application)`.
+    It may also define `async post_init(application)` and `async post_shutdown(application)`, and
+    `async prefetch(update)`: read, off the event loop, what its filters need (run in group -3).
     """
 
     def handlers(self) -> Sequence[BaseHandler[Any, Any, Any]]:

@@ -179,13 +179,6 @@ def without_feedback(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def skip_reason_keyboard(lang: str) -> InlineKeyboardMarkup:
-    """Return the Skip button under "tell me what was missing"."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t("bot.feedback.skip", lang), callback_data="fb:skip")]]
-    )
-
-
 #: The reasons offered after a 👎 (callback code -> text key and the value stored).
 REASONS = {
     "w": ("bot.feedback.reason_wrong", "[wrong answer]"),
