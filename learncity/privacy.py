@@ -45,18 +45,30 @@ _FISCAL_CODE = re.compile(
     rf"[A-Z]{_DIGITISH}{{3}}[A-Z]\b",
     re.IGNORECASE,
 )
+# A street's name word: at least two letters ("Roma", "Dell'Acqua"), so "corso B1" is no street.
+_NAME_WORD = rf"[{_UPPER}][{_LOWER}]+(?:['’-][{_UPPER}{_LOWER}][{_LOWER}]+)?"
 _STREET_IT = (
-    r"via|viale|v\.le|piazza|p\.zza|piazzale|corso|c\.so|largo|vicolo|vico|strada|contrada"
-    r"|borgo|lungomare|lungotevere|salita|calle|campo"
+    r"via|viale|v\.le|piazza|p\.zza|piazzale|c\.so|largo|vicolo|vico|contrada|lungomare"
+    r"|lungotevere"
 )
-_LINK_WORD = r"(?:di|del|della|dello|dei|degli|delle|de|d'|da|dal|san|santa|santo|s\.|xx|xxv)"
-# "via Roma 12", "Via G. Garibaldi, 5/b", "corso Vittorio Emanuele II n. 33": a capitalised name
-# (or a number such as "XX Settembre") and a house number; "corso di inglese" has neither.
-_ADDRESS_IT = re.compile(
-    rf"\b(?i:{_STREET_IT})\s+"
-    rf"(?:(?:(?i:{_LINK_WORD})\s*|[A-Z]\.\s*|[IVX]+\s+|\d{{1,2}}\s+(?={_CAP}))*{_CAP}"
-    rf"(?:\s+(?:(?i:{_LINK_WORD})\s*|[A-Z]\.\s*|[IVX]+\b\s*)*{_CAP}){{0,4}})"
-    rf"(?:\s+[IVX]+)?\s*,?\s*(?:(?i:n\.?|n°|nr\.?|numero|civico)\s*)?{_NUMBER}\b"
+# Words that also mean something else ("corso di inglese", "strada facendo"): an address only
+# after a cue such as "abito in", "indirizzo".
+_STREET_IT_AMBIGUOUS = r"corso|strada|borgo|salita|calle|campo"
+_ADDRESS_CUES = (
+    r"abito|abitiamo|vivo|viviamo|risiedo|residente|residenza|indirizzo|domicilio|domiciliato"
+    r"|domiciliata|sto|stiamo|live|lives|address"
+)
+_LINK_WORD = r"(?:di|del|della|dello|dei|degli|delle|de|d'|da|dal|san|santa|santo|s\.)"
+# "Roma 12", "G. Garibaldi, 5/b", "Vittorio Emanuele II n. 33", "XX Settembre 20", "4 Novembre 3".
+_STREET_REST = (
+    rf"(?:(?i:{_LINK_WORD})\s*|[A-Z]\.\s*|[IVX]+\s+|\d{{1,2}}\s+(?={_NAME_WORD}))*{_NAME_WORD}"
+    rf"(?:\s+(?:(?i:{_LINK_WORD})\s*|[A-Z]\.\s*)*{_NAME_WORD}){{0,4}}"
+    rf"(?:\s+[IVX]+)?(?:\s*,\s*|\s+)(?:(?i:n\.?|n°|nr\.?|numero|civico)\s*)?{_NUMBER}\b"
+)
+_ADDRESS_IT = re.compile(rf"\b(?i:{_STREET_IT})\s+{_STREET_REST}")
+_ADDRESS_IT_CUED = re.compile(
+    rf"(?P<cue>\b(?i:{_ADDRESS_CUES})\b(?:\W+\w+){{0,2}}?\W+)"
+    rf"(?i:{_STREET_IT_AMBIGUOUS})\s+{_STREET_REST}"
 )
 _STREET_EN = (
     r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Way|Place|Pl|Square|Sq|Boulevard"
@@ -111,7 +123,11 @@ def _mask_cued(match: re.Match[str]) -> str:
     return match.group("cue") + match.group("gap") + " ".join(["<name>", *kept])
 
 
-_FULL_NAME = re.compile(rf"(?<![\w<])(?P<first>{_CAP})(?P<rest>(?:\s+{_CAP}){{0,2}})")
+# A known first name, and the capitalised word after it (the surname); not a saint's place name
+# ("San Giovanni", "Santa Maria Novella").
+_FULL_NAME = re.compile(
+    rf"(?<![\w<])(?<!San )(?<!Santa )(?<!Santo )(?<!S\. )(?P<first>{_CAP})(?P<rest>(?:\s+{_CAP}){{0,2}})"
+)
 
 
 def _mask_known(match: re.Match[str]) -> str:
@@ -132,6 +148,7 @@ def mask(text: str) -> str:
     text = _IBAN.sub("<iban>", text)
     text = _FISCAL_CODE.sub("<fiscal code>", text)
     text = _ADDRESS_IT.sub("<address>", text)
+    text = _ADDRESS_IT_CUED.sub(r"\g<cue><address>", text)
     text = _ADDRESS_EN.sub("<address>", text)
     text = _CUED_NAME.sub(_mask_cued, text)
     text = _FULL_NAME.sub(_mask_known, text)
