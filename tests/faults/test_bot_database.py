@@ -6,6 +6,7 @@ test database gives up on a lock after 1 s (production: 5 s), so a write fails f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.storage import FeedbackRow, QuestionRow
+from bot.storage import ChatDataRow, FeedbackRow, QuestionRow
 from bot_api_emulator import BotApiEmulator, EmulatedUser
 from tests.bot import conftest as bot_fixtures
 from tests.bot.conftest import BotRunner
@@ -92,11 +93,31 @@ async def test_a_locked_database_loses_no_answer_and_blocks_no_other_resident(
         reply = await emulator.wait_for_callback_answer(update["callback_query"]["id"], timeout=15)
         assert "could not save your vote" in reply["text"] and reply.get("show_alert")
         assert "👍" in emulator.last_message(anna.chat_id).button_texts
+        # Past every write's busy timeout: what was written during the lock has failed for good.
+        await asyncio.sleep(2.5)
 
     print(f"\nsecond resident's answer: {baseline:.2f} s unlocked, {during:.2f} s while locked")
     assert during < baseline + MAX_EXTRA_SECONDS
 
-    # Unlocked again: the same button now lands.
+    # Unlocked again: the chat's data the lock kept from disk (the answer's buttons) is written
+    # by the next persistence runs, so the buttons would survive a restart too.
+    view_id = next(
+        str(b["callback_data"]).split(":")[1]
+        for row in answer.data["reply_markup"]["inline_keyboard"]
+        for b in row
+        if str(b.get("callback_data", "")).startswith("fb:")
+    )
+
+    def persisted_views() -> dict[str, object]:
+        with running.services.engine.connect() as connection:
+            data = connection.scalar(
+                select(ChatDataRow.data).where(ChatDataRow.chat_id == anna.chat_id)
+            )
+        return dict((data or {}).get("views", {}))
+
+    await emulator.wait_until(lambda: view_id in persisted_views(), timeout=10)
+
+    # And the same button now lands.
     update = await anna.press(answer, "👍")
     reply = await emulator.wait_for_callback_answer(update["callback_query"]["id"], timeout=15)
     assert "Thank you" in reply["text"]
