@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
     CallbackQuery,
     Chat,
@@ -35,14 +36,16 @@ from telegram.ext import (
 from bot.deps import BotDeps
 from bot.formatting import answer_html, card_html, card_line, contact_html, passage_html, split_html
 from bot.keyboards import (
+    REASONS,
     answer_keyboard,
     card_rows,
+    reason_keyboard,
     recall_view,
     remember_view,
-    skip_reason_keyboard,
     without_feedback,
 )
 from learncity.bidi import for_reading
+from learncity.db import DatabaseUnavailable
 from learncity.i18n import t
 from learncity.safeguarding import detect
 from retrieval.context_store import telegram_key
@@ -52,9 +55,32 @@ from retrieval.types import Answer, Card
 log = logging.getLogger(__name__)
 
 FEEDBACK = "feedback"  # the persistent conversation's name
-REASON_TIMEOUT_SECONDS = 600
-REASON = "reason"  # conversation state: waiting for the optional reason after a 👎
+# After "other: write it", the next message is the reason only within this window (and only if it
+# does not look like a new question).
+REASON_TIMEOUT_SECONDS = 120
+REASON = "reason"  # conversation state: waiting for the written reason after a 👎
 _VIEW = r"[0-9a-f]{8}"
+# How long an answer waits for its analytics row before it goes out anyway.
+ANALYTICS_WAIT_SECONDS = 0.5
+
+_QUESTION_START = re.compile(
+    r"^\s*(?:e\s+|and\s+|ma\s+|but\s+)?(?:"
+    r"chi|che|cosa|cos'è|come|dove|quando|quanto|quanta|quanti|quante|quale|quali|perché|perche"
+    r"|c'è|c'e|ci sono|posso|si può|si puo|avete|esiste|esistono|mi sapete|sapete"
+    r"|who|what|what's|when|where|where's|why|how|which|can|could|is|are|do|does|will|would"
+    r"|should|may|any|is there|are there"
+    r")\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """Return True when a message reads as a new question rather than a comment on the last answer.
+
+    "e corsi di inglese per adulti?" is a question; "mancava l'orario del sabato" is a reason.
+    """
+    stripped = text.strip()
+    return stripped.endswith(("?", "？")) or _QUESTION_START.match(stripped) is not None
 
 
 class SafeguardingFilter(filters.MessageFilter):
@@ -118,6 +144,7 @@ class AnswerHandlers:
 
     def __init__(self, *, deps: BotDeps) -> None:
         self._deps = deps
+        self._background: set[asyncio.Task[None]] = set()
 
     def safeguarding_handler(self) -> BaseHandler[Update, Any, Any]:
         """Return the handler that sends helplines before anything else."""
@@ -127,9 +154,9 @@ class AnswerHandlers:
         )
 
     def feedback_conversation(self) -> ConversationHandler[Any]:
-        """Return the 👎 -> optional reason conversation (persistent, survives restarts)."""
+        """Return the "other: write it" -> written reason conversation (persistent)."""
         return ConversationHandler(
-            entry_points=[CallbackQueryHandler(self.feedback_down, pattern=rf"^fb:{_VIEW}:0$")],
+            entry_points=[CallbackQueryHandler(self.reason_other, pattern=rf"^fbr:{_VIEW}:x$")],
             states={
                 REASON: [
                     MessageHandler(
@@ -144,7 +171,7 @@ class AnswerHandlers:
             name=FEEDBACK,
             persistent=True,
             allow_reentry=True,
-            # Ten minutes later, a message is a new question rather than the awaited reason.
+            # Later on, a message is a new question rather than the awaited reason.
             conversation_timeout=REASON_TIMEOUT_SECONDS,
         )
 
@@ -152,6 +179,9 @@ class AnswerHandlers:
         """Return the handlers of this area (group 1), in order."""
         return [
             CallbackQueryHandler(self.feedback_up, pattern=rf"^fb:{_VIEW}:1$"),
+            CallbackQueryHandler(self.feedback_down, pattern=rf"^fb:{_VIEW}:0$"),
+            CallbackQueryHandler(self.reason_button, pattern=rf"^fbr:{_VIEW}:[wno]$"),
+            CallbackQueryHandler(self.skip_reason, pattern=r"^fb:skip$"),
             CallbackQueryHandler(self.show_source, pattern=rf"^src:{_VIEW}:\d$"),
             CallbackQueryHandler(self.details, pattern=rf"^d:{_VIEW}:\d$"),
             CallbackQueryHandler(self.calendar, pattern=rf"^ics:{_VIEW}:\d$"),
@@ -241,25 +271,47 @@ class AnswerHandlers:
             # The safeguarding handler has sent the helplines already, first.
             answer = dataclasses.replace(answer, helplines=())
         latency_ms = (time.perf_counter() - started) * 1000
-        # Logged before replying, so /stats never misses a question the resident saw answered.
-        await asyncio.to_thread(
-            self._deps.storage.log_question,
-            lang=answer.lang,
-            abstained=answer.abstained,
-            latency_ms=latency_ms,
-            text=question if log_text else None,
+        user = update.effective_user
+        logged = asyncio.create_task(
+            self._log_question(
+                lang=answer.lang,
+                abstained=answer.abstained,
+                latency_ms=latency_ms,
+                text=question if log_text else None,
+                user_id=user.id if user is not None else None,
+            )
         )
+        self._background.add(logged)
+        logged.add_done_callback(self._background.discard)
+        # Logged before replying when the database is quick, so /stats never misses a question the
+        # resident saw answered; a slow or locked database does not hold the answer back.
+        await asyncio.wait({logged}, timeout=ANALYTICS_WAIT_SECONDS)
         await self.send_answer(update, context, answer)
 
     def _converse(self, chat_id: int, question: str, lang: str, now: dt.datetime) -> Answer:
         """Answer in the light of this chat's conversation, and remember it (worker thread)."""
         store = self._deps.contexts
         key = telegram_key(chat_id)
-        before = store.load(key, now=now) if store is not None else None
+        before = None
+        if store is not None:
+            try:
+                before = store.load(key, now=now)
+            except SQLAlchemyError as error:  # no memory of the conversation, still an answer
+                log.warning("conversation not loaded: %s", type(error).__name__)
         answer = self._deps.assistant.ask(question, lang=lang, now=now, context=before)
         if store is not None and before is not None and answer.kind == "answer":
-            store.save(key, after_answer(before, answer), now=now)
+            try:
+                store.save(key, after_answer(before, answer), now=now)
+            except SQLAlchemyError as error:
+                log.warning("conversation not saved: %s", type(error).__name__)
         return answer
+
+    async def _log_question(self, **row: Any) -> None:
+        """Write the analytics row; on failure log it and drop the row: the answer counts."""
+        try:
+            await self._deps.db(self._deps.storage.log_question, **row)
+        except DatabaseUnavailable as error:
+            log.warning("question not logged (the answer went out anyway): %s", error)
 
     async def send_answer(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, answer: Answer
@@ -420,20 +472,16 @@ class AnswerHandlers:
         await self._vote(update, context, helpful=True)
 
     async def feedback_down(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Record a 👎 and ask for an optional reason (the button is handled: stop there)."""
+        """Record a 👎 and offer the reasons as buttons (one of them: "other: write it")."""
         view_id = await self._vote(update, context, helpful=False)
         if view_id is None:
-            raise ApplicationHandlerStop(ConversationHandler.END)
+            return
         lang = self._deps.language(update)
-        if context.user_data is not None:
-            context.user_data["reason_for"] = view_id
-        await persist_now(update, context, conversation=(FEEDBACK, REASON))
         chat = update.effective_chat
         if chat is not None:
             await chat.send_message(
-                t("bot.feedback.ask_reason", lang), reply_markup=skip_reason_keyboard(lang)
+                t("bot.feedback.reason_choose", lang), reply_markup=reason_keyboard(view_id, lang)
             )
-        raise ApplicationHandlerStop(REASON)
 
     async def _vote(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, helpful: bool
@@ -448,13 +496,19 @@ class AnswerHandlers:
         if view is None:
             await query.answer(t("bot.odd.stale_button", lang))
             return None
-        await asyncio.to_thread(
-            self._deps.storage.record_feedback,
-            user_id=user.id,
-            answer_id=view_id,
-            helpful=helpful,
-            abstained=bool(view.get("abstained")),
-        )
+        try:
+            await self._deps.db(
+                self._deps.storage.record_feedback,
+                user_id=user.id,
+                answer_id=view_id,
+                helpful=helpful,
+                abstained=bool(view.get("abstained")),
+            )
+        except DatabaseUnavailable as error:
+            # The buttons stay, so the resident can vote again.
+            log.warning("vote not saved: %s", error)
+            await query.answer(t("bot.faults.vote_not_saved", lang), show_alert=True)
+            return None
         await query.answer(t("bot.feedback.thanks", lang))
         message = query.message
         if isinstance(message, Message):
@@ -464,30 +518,80 @@ class AnswerHandlers:
                 log.debug("could not remove the feedback buttons: %s", error)
         return view_id
 
-    async def reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Store the reason given after a 👎, and stop: it is not a question."""
+    async def _save_reason(self, user_id: int, view_id: str, reason: str) -> bool | None:
+        """Attach a reason to the 👎; None when the database could not take it."""
+        try:
+            return await self._deps.db(
+                self._deps.storage.record_reason, user_id=user_id, answer_id=view_id, reason=reason
+            )
+        except DatabaseUnavailable as error:
+            log.warning("reason not saved: %s", error)
+            return None
+
+    async def reason_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Store a reason chosen with a button (wrong, not what I asked, out of date)."""
+        query = update.callback_query
+        user = update.effective_user
+        if query is None or user is None:
+            return
+        lang = self._deps.language(update)
+        _, view_id, code = str(query.data).split(":")
+        saved = await self._save_reason(user.id, view_id, REASONS[code][1])
+        if saved is None:
+            await query.answer(t("bot.faults.reason_not_saved", lang), show_alert=True)
+            return
+        if not saved:
+            await query.answer(t("bot.odd.stale_button", lang))
+            return
+        await query.answer()
+        await _edit_or_send(query, t("bot.feedback.reason_thanks", lang))
+
+    async def reason_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Wait (briefly) for the reason in the resident's words."""
+        query = update.callback_query
+        lang = self._deps.language(update)
+        if query is None:
+            raise ApplicationHandlerStop(ConversationHandler.END)
+        view_id = str(query.data).split(":")[1]
+        if context.user_data is not None:
+            context.user_data["reason_for"] = view_id
+            context.user_data["reason_until"] = time.time() + REASON_TIMEOUT_SECONDS
+        try:
+            await persist_now(update, context, conversation=(FEEDBACK, REASON))
+        except DatabaseUnavailable as error:
+            # The wait works from memory; only a restart in the next two minutes would forget it.
+            log.warning("the wait for a reason is not persisted: %s", error)
+        await query.answer()
+        await _edit_or_send(query, t("bot.feedback.reason_write", lang))
+        raise ApplicationHandlerStop(REASON)
+
+    async def reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
+        """Store the written reason; a late message or a new question is answered instead."""
         message = update.effective_message
         user = update.effective_user
         lang = self._deps.language(update)
-        view_id = (
-            context.user_data.pop("reason_for", None) if context.user_data is not None else None
-        )
-        if message is not None and user is not None and view_id and message.text:
-            await asyncio.to_thread(
-                self._deps.storage.record_reason,
-                user_id=user.id,
-                answer_id=str(view_id),
-                reason=message.text,
-            )
-            await persist_now(update, context, conversation=(FEEDBACK, None))
+        data = context.user_data if context.user_data is not None else {}
+        view_id = data.pop("reason_for", None)
+        until = float(data.pop("reason_until", 0.0))
+        text = message.text if message is not None else None
+        if not (message is not None and user is not None and view_id and text):
+            raise ApplicationHandlerStop(ConversationHandler.END)
+        if time.time() > until or looks_like_question(text):
+            # Not a reason: end the wait and let the free-text handler (next group) answer it.
+            return ConversationHandler.END
+        saved = await self._save_reason(user.id, str(view_id), text)
+        if saved is None:
+            await message.reply_html(t("bot.faults.reason_not_saved", lang))
+        else:
             await message.reply_html(t("bot.feedback.reason_thanks", lang))
         raise ApplicationHandlerStop(ConversationHandler.END)
 
     async def skip_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """End the wait for a reason."""
+        """End the wait for a reason (or drop the reason buttons)."""
         query = update.callback_query
         if context.user_data is not None:
             context.user_data.pop("reason_for", None)
+            context.user_data.pop("reason_until", None)
         if query is not None:
             await query.answer(t("bot.feedback.skipped", self._deps.language(update)))
             try:
@@ -500,6 +604,7 @@ class AnswerHandlers:
         """End the wait for a reason when a command arrives."""
         if context.user_data is not None:
             context.user_data.pop("reason_for", None)
+            context.user_data.pop("reason_until", None)
         return ConversationHandler.END
 
     # Location
@@ -521,3 +626,13 @@ class AnswerHandlers:
             await message.reply_html(t("bot.location.none", lang))
             return
         await self.send_cards(update, context, t("bot.location.header", lang), cards, lang)
+
+
+async def _edit_or_send(query: CallbackQuery, text: str) -> None:
+    """Replace the pressed message's text (and drop its buttons), or send the text anew."""
+    try:
+        await query.edit_message_text(text)
+    except BadRequest as error:
+        log.debug("could not edit the reason message: %s", error)
+        if query.message is not None:
+            await query.message.chat.send_message(text)

@@ -1,10 +1,11 @@
 """The Telegram adapter's composition root: `build_application` wires every handler once, in order.
 
 Handler groups (lower runs first; `ApplicationHandlerStop` ends the update's processing):
-  -3  scope: channel posts and group chatter (no command, no mention) stop here
+  -4  scope: channel posts and group chatter (no command, no mention) stop here
+  -3  prefetch: the language choice and areas' state are read into memory (off the event loop)
   -2  safeguarding: helplines before anything else (urgent danger stops here)
   -1  flood control: a polite "slow down" past the limit
-   0  the 👎 -> reason conversation (persistent)
+   0  the 👎 -> "other: write it" -> reason conversation (persistent, 2 minutes)
    1  commands, buttons, areas (skills, reminders), location, free text, then odd-input catch-alls
 """
 
@@ -23,7 +24,7 @@ from weakref import WeakKeyDictionary
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseHandler, Defaults
+from telegram.ext import Application, ApplicationBuilder, BaseHandler, Defaults
 from telegram.warnings import PTBUserWarning
 
 from bot.answers import AnswerHandlers
@@ -35,11 +36,12 @@ from bot.odd import Gate, OddHandlers
 from bot.partners import PartnerHandlers
 from bot.persistence import SQLPersistence
 from bot.school import SchoolHandlers
+from bot.sending import ResilientRateLimiter
 from bot.staff import StaffHandlers, notify_staff
 from bot.start import StartHandlers
 from bot.storage import BotStorage
 from bot.watcher import KnowledgeWatcher
-from learncity.db import ForgetsUsers
+from learncity.db import BlockingCalls, DatabaseUnavailable, ForgetsUsers
 from learncity.flood import FloodControl
 from learncity.i18n import supported_languages, t
 
@@ -55,7 +57,8 @@ COMMANDS = ("start", "help", "courses", "events", "school", "language", "privacy
 class Area(Protocol):
     """A feature area from another package (skills, reminders): it hands PTB its handlers.
 
-    It may also define `async post_init(application)` and `async post_shutdown(application)`.
+    It may also define `async post_init(application)` and `async post_shutdown(application)`, and
+    `async prefetch(update)`: read, off the event loop, what its filters need (run in group -3).
     """
 
     def handlers(self) -> Sequence[BaseHandler[Any, Any, Any]]:
@@ -130,6 +133,7 @@ def make_deps(
     storage: BotStorage,
     *,
     clock: Callable[[], dt.datetime] | None = None,
+    db: BlockingCalls | None = None,
 ) -> BotDeps:
     """Build what the handlers need from the settings and the services."""
 
@@ -155,6 +159,7 @@ def make_deps(
         embed=embed,
         clock=clock,
         contexts=services.contexts,
+        db=db or BlockingCalls(),
     )
 
 
@@ -166,11 +171,17 @@ def _areas(services: Services, deps: BotDeps) -> list[tuple[str, Area]]:
     areas: list[tuple[str, Area]] = []
     if services.skills is not None:
         skills = SkillsHandlers(
-            service=services.skills, language=deps.language, reminders=services.reminders
+            service=services.skills,
+            language=deps.language,
+            reminders=services.reminders,
+            run=deps.db,
+            reads=deps.reads,
         )
         areas.append(("skills", skills))
     if services.reminders is not None:
-        reminders = ReminderHandlers(service=services.reminders, language=deps.language)
+        reminders = ReminderHandlers(
+            service=services.reminders, language=deps.language, run=deps.db
+        )
         areas.append(("reminders", reminders))
     return areas
 
@@ -245,6 +256,8 @@ class _Lifecycle:
             if hook is not None:
                 await hook(application)
         await asyncio.to_thread(self._services.close)
+        self._deps.db.close()
+        self._deps.reads.close()
 
 
 def build_application(
@@ -269,7 +282,7 @@ def build_application(
     protect_logs()
     storage = BotStorage(engine=services.engine)
     storage.create_tables()
-    deps = make_deps(settings, services, storage, clock=clock)
+    deps = make_deps(settings, services, storage, clock=clock, db=BlockingCalls())
     named_areas = _areas(services, deps)
     area_commands = [command for command, _ in named_areas]
     areas = [area for _, area in named_areas]
@@ -298,9 +311,16 @@ def build_application(
                 tzinfo=settings.zone,
             )
         )
-        .rate_limiter(AIORateLimiter(overall_max_rate=max_messages_per_second, max_retries=2))
+        .rate_limiter(
+            ResilientRateLimiter(
+                overall_max_rate=max_messages_per_second,
+                max_retries=5,
+                network_attempts=4,
+                on_undelivered=_undelivered_recorder(deps),
+            )
+        )
         .concurrent_updates(64)
-        .persistence(SQLPersistence(storage=storage))
+        .persistence(SQLPersistence(storage=storage, run=deps.db))
         # httpcore checks every pooled connection on each request: a small pool is faster.
         .connection_pool_size(8)
         .pool_timeout(10)
@@ -316,7 +336,10 @@ def build_application(
         builder = builder.base_file_url(settings.telegram_base_file_url)
     application = builder.build()
 
-    gate = Gate(deps=deps)
+    gate = Gate(
+        deps=deps,
+        prefetch=[area.prefetch for area in areas if hasattr(area, "prefetch")],
+    )
     answers = AnswerHandlers(deps=deps)
     start = StartHandlers(deps=deps)
     courses = CourseHandlers(deps=deps, answers=answers)
@@ -328,7 +351,8 @@ def build_application(
     start.add_menu_action("events", events.events)
     start.add_menu_action("school", school.school)
 
-    application.add_handler(gate.scope_handler(), group=-3)
+    application.add_handler(gate.scope_handler(), group=-4)
+    application.add_handler(gate.prefetch_handler(), group=-3)
     application.add_handler(answers.safeguarding_handler(), group=-2)
     application.add_handler(gate.flood_handler(), group=-1)
     with warnings.catch_warnings():
@@ -358,6 +382,29 @@ def build_application(
     )
     _LIFECYCLES[application] = lifecycle
     return application
+
+
+def _undelivered_recorder(deps: BotDeps) -> Callable[[str, dict[str, Any], BaseException], Any]:
+    """Return the callback that records, masked, a message Telegram never accepted."""
+
+    async def record(endpoint: str, data: dict[str, Any], error: BaseException) -> None:
+        text = str(data.get("text") or data.get("caption") or "")
+        try:
+            chat_id: int | None = int(data["chat_id"])
+        except (KeyError, TypeError, ValueError):
+            chat_id = None
+        try:
+            await deps.db(
+                deps.storage.record_undelivered,
+                method=endpoint,
+                error=type(error).__name__,
+                text=text,
+                chat_id=chat_id,
+            )
+        except DatabaseUnavailable as db_error:
+            log.warning("an undelivered %s was not recorded: %s", endpoint, db_error)
+
+    return record
 
 
 # The lifecycle of each application (tests read its watcher); kept out of bot_data, which is JSON.

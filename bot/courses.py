@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -13,7 +14,10 @@ from bot.answers import AnswerHandlers
 from bot.deps import BotDeps
 from bot.keyboards import grid
 from learncity.content.models import Audience, Topic
+from learncity.db import DatabaseUnavailable
 from learncity.i18n import t
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5
 _FACETS = {"a": ("audience", {str(a) for a in Audience}), "t": ("topic", {str(x) for x in Topic})}
@@ -107,9 +111,13 @@ class CourseHandlers:
             **arguments,
         )
         if user is not None:
-            await asyncio.to_thread(
-                self._deps.storage.add_interest, user.id, f"{area}:{value}", language=lang
-            )
+            try:
+                await self._deps.db(
+                    self._deps.storage.add_interest, user.id, f"{area}:{value}", language=lang
+                )
+            except DatabaseUnavailable as error:
+                # A remembered interest is a convenience: browsing goes on without it.
+                log.warning("interest not saved: %s", error)
         await query.answer()
         label = t(f"bot.{area}.{value}", lang)
         back = [

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from telegram import Update
 
 from bot.storage import BotStorage
-from learncity.db import ForgetsUsers
+from learncity.db import BlockingCalls, DatabaseUnavailable, ForgetsUsers
 from learncity.flood import FloodControl
 from learncity.i18n import normalize_language
 from retrieval.conversation import Context
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters
+
+log = logging.getLogger(__name__)
 
 
 class AssistantPort(Protocol):
@@ -96,17 +99,35 @@ class BotDeps:
     areas: tuple[str, ...] = ()  # optional areas present (skills, reminders)
     clock: Callable[[], dt.datetime] | None = None  # tests fix the time; None: the real clock
     contexts: ContextPort | None = None  # conversations, for follow-up questions
+    # Every database call from a handler goes through here: off the event loop, with a deadline.
+    db: BlockingCalls = field(default_factory=BlockingCalls)
+    # The reads made before any handler runs (language, questionnaire state) have their own
+    # threads: writes stuck on a lock must not queue them up, and a short deadline.
+    reads: BlockingCalls = field(default_factory=lambda: BlockingCalls(workers=4, timeout=2.0))
 
     def language(self, update: Update) -> str:
-        """Return the language to answer `update` in: the user's choice, else Telegram's."""
+        """Return the language to answer `update` in: the user's choice, else Telegram's.
+
+        Reads memory only: `load_language` (the first handler group) has fetched the choice.
+        """
         user = update.effective_user
         if user is None:
             return self.default_language
-        chosen = self.storage.language_of(user.id)
+        chosen = self.storage.cached_language(user.id)
         if chosen:  # a language whose catalogue was removed falls back to Telegram's
             return normalize_language(chosen, normalize_language(user.language_code,
                                                                  self.default_language))
         return normalize_language(user.language_code, self.default_language)
+
+    async def load_language(self, user_id: int) -> None:
+        """Bring the user's language choice into memory, off the event loop (best effort)."""
+        if self.storage.language_known(user_id):
+            return
+        try:
+            await self.reads(self.storage.language_of, user_id)
+        except DatabaseUnavailable as error:
+            # Telegram's language will do for this update; the next one tries again.
+            log.warning("language choice not loaded: %s", error)
 
     def is_staff(self, update: Update) -> bool:
         """Return True when the update comes from a staff member (ADMIN_USER_IDS)."""

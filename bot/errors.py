@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
+from learncity.db import DatabaseUnavailable
 from learncity.i18n import t
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,13 @@ class ErrorHandler:
         if isinstance(error, TimedOut | NetworkError) and not isinstance(error, BadRequest):
             log.warning("update %s: network problem (%s)", update_id, type(error).__name__)
             return
-        log.error("update %s failed: %s", update_id, self._redact(_where(error)))
+        if isinstance(error, DatabaseUnavailable):
+            # Locked or down: say so plainly ("try again"), without a stack for an expected fault.
+            log.warning("update %s: %s", update_id, error)
+            key = "bot.faults.busy"
+        else:
+            log.error("update %s failed: %s", update_id, self._redact(_where(error)))
+            key = "bot.error.apology"
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         lang = self._default_language
@@ -67,7 +74,14 @@ class ErrorHandler:
             lang = self._language(update)
         except Exception:  # the database may be what failed
             log.debug("could not read the language for the apology")
+        query = update.callback_query
+        if query is not None:
+            try:
+                await query.answer(t(key, lang), show_alert=True)
+                return
+            except TelegramError as answer_error:  # answered already: a message says it instead
+                log.debug("button not answered: %s", type(answer_error).__name__)
         try:
-            await update.effective_chat.send_message(t("bot.error.apology", lang))
+            await update.effective_chat.send_message(t(key, lang))
         except TelegramError as send_error:
             log.warning("update %s: could not apologise (%s)", update_id, type(send_error).__name__)

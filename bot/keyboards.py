@@ -4,6 +4,7 @@ Callback data scheme (every handler matches its prefix with a pattern; anything 
   lang:<code>                  choose the language (any language with a catalogue)
   m:<area>                     main menu (courses, events, school, help, privacy, language, ask)
   fb:<view>:<1|0>  fb:skip     👍 / 👎 on an answer, skip the reason
+  fbr:<view>:<w|n|o|x>         the reason after a 👎: wrong, not what I asked, out of date, other
   src:<view>:<n>               show the passage of source n of a view
   d:<view>:<n>  ics:<view>:<n> card n of a view: details, add to calendar
   c:A  c:T  c:a:<audience>:<offset>  c:t:<topic>:<offset>      browse courses
@@ -183,11 +184,26 @@ def without_feedback(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def skip_reason_keyboard(lang: str) -> InlineKeyboardMarkup:
-    """Return the Skip button under "tell me what was missing"."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t("bot.feedback.skip", lang), callback_data="fb:skip")]]
+#: The reasons offered after a 👎 (callback code -> text key and the value stored).
+REASONS = {
+    "w": ("bot.feedback.reason_wrong", "[wrong answer]"),
+    "n": ("bot.feedback.reason_not_asked", "[not what I asked]"),
+    "o": ("bot.feedback.reason_outdated", "[out of date]"),
+}
+
+
+def reason_keyboard(view_id: str, lang: str) -> InlineKeyboardMarkup:
+    """Return the reason buttons after a 👎, "other: write it" and Skip."""
+    buttons = [
+        InlineKeyboardButton(t(key, lang), callback_data=f"fbr:{view_id}:{code}")
+        for code, (key, _) in REASONS.items()
+    ]
+    buttons.append(
+        InlineKeyboardButton(t("bot.feedback.reason_other", lang), callback_data=f"fbr:{view_id}:x")
     )
+    rows = grid(buttons, 2)
+    rows.append([InlineKeyboardButton(t("bot.feedback.skip", lang), callback_data="fb:skip")])
+    return InlineKeyboardMarkup(rows)
 
 
 def forget_keyboard(lang: str) -> InlineKeyboardMarkup:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import Message, MessageEntity, Update
@@ -53,12 +55,34 @@ def _is_command(message: Message) -> bool:
 class Gate:
     """Drop channel posts and group chatter, and slow down residents who flood the bot."""
 
-    def __init__(self, *, deps: BotDeps) -> None:
+    def __init__(
+        self,
+        *,
+        deps: BotDeps,
+        prefetch: Sequence[Callable[[Update], Awaitable[None]]] = (),
+    ) -> None:
         self._deps = deps
+        self._prefetch = tuple(prefetch)
 
     def scope_handler(self) -> BaseHandler[Update, Any, Any]:
         """Return the handler that keeps the bot out of channels and group chatter (first group)."""
         return TypeHandler(Update, self.scope)
+
+    def prefetch_handler(self) -> BaseHandler[Update, Any, Any]:
+        """Return the handler that reads what later handlers and filters need into memory."""
+        return TypeHandler(Update, self.prefetch)
+
+    async def prefetch(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Read the language choice (and the areas' state) off the event loop.
+
+        `deps.language` and PTB filters are synchronous: they then read memory, never a disk.
+        """
+        if update.effective_user is None:
+            return
+        await asyncio.gather(
+            self._deps.load_language(update.effective_user.id),
+            *(prefetch(update) for prefetch in self._prefetch),
+        )
 
     def flood_handler(self) -> BaseHandler[Update, Any, Any]:
         """Return the per-user flood control handler (after safeguarding)."""

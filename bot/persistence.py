@@ -2,21 +2,25 @@
 
 Data is stored as JSON, so only plain values may go into user_data / chat_data / bot_data.
 Data is converted to JSON in the event loop (so nothing mutates it meanwhile); database calls run
-in a worker thread so a slow disk never blocks the event loop.
+in the database threads (`BlockingCalls`, with a deadline) so a slow disk or a locked database never
+blocks the event loop nor the threads that compute answers. A write that fails raises
+`DatabaseUnavailable` (PTB hands it to the error handler) and is kept: each persistence run (every
+second) tries the kept writes again, until the database takes them or a newer write replaces them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
-from collections.abc import MutableMapping
+from collections.abc import Callable, Hashable, MutableMapping
 from typing import Any
 
 from sqlalchemy import delete, select
 from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.storage import BotDataRow, BotStorage, ChatDataRow, ConversationRow, UserDataRow
-from learncity.db import upsert
+from learncity.db import BlockingCalls, DatabaseUnavailable, upsert
 
 Data = dict[str, Any]
 # The shapes PTB uses for conversations (its own aliases live in a private module).
@@ -40,7 +44,13 @@ def _json_safe(value: Any) -> Any:
 class SQLPersistence(BasePersistence[Data, Data, Data]):
     """Keep user, chat and bot data and conversation states in the bot's SQL tables."""
 
-    def __init__(self, *, storage: BotStorage, update_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        storage: BotStorage,
+        update_interval: float = 1.0,
+        run: BlockingCalls | None = None,
+    ) -> None:
         super().__init__(
             store_data=PersistenceInput(
                 bot_data=True, chat_data=True, user_data=True, callback_data=False
@@ -48,7 +58,40 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
             update_interval=update_interval,
         )
         self._storage = storage
+        self._run = run or BlockingCalls()
         self._last_bot_data: str | None = None
+        # Writes not done yet or refused, by what they write: the newest one per key wins.
+        self._pending: dict[Hashable, Callable[[], None]] = {}
+        # One write per key at a time (striped locks), so an older retry never lands last.
+        self._stripes = [asyncio.Lock() for _ in range(64)]
+
+    def _lock(self, key: Hashable) -> asyncio.Lock:
+        return self._stripes[hash(key) % len(self._stripes)]
+
+    async def _write(self, key: Hashable, function: Callable[..., None], *args: Any) -> None:
+        """Run one write; keep it for the next persistence run if the database refuses it."""
+        write = functools.partial(function, *args)
+        self._pending[key] = write
+        async with self._lock(key):
+            if self._pending.get(key) is not write:
+                return  # a newer write for the same key came meanwhile: it writes the latest data
+            await self._run(write)
+            del self._pending[key]
+
+    async def _retry_pending(self) -> None:
+        """Try the kept writes again, oldest first; stop at the first refusal (still locked)."""
+        for key, write in list(self._pending.items()):
+            lock = self._lock(key)
+            if lock.locked():
+                continue  # being written right now
+            async with lock:
+                if self._pending.get(key) is not write:
+                    continue
+                try:
+                    await self._run(write)
+                except DatabaseUnavailable:
+                    return
+                del self._pending[key]
 
     # Loading
 
@@ -64,11 +107,11 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_user_data(self) -> dict[int, Data]:
         """Return every user's data."""
-        return await asyncio.to_thread(self._load_user_data)
+        return await self._run(self._load_user_data)
 
     async def get_chat_data(self) -> dict[int, Data]:
         """Return every chat's data."""
-        return await asyncio.to_thread(self._load_chat_data)
+        return await self._run(self._load_chat_data)
 
     def _load_bot_data(self) -> Data:
         with self._storage.session() as session:
@@ -77,7 +120,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_bot_data(self) -> Data:
         """Return the bot-wide data."""
-        data = await asyncio.to_thread(self._load_bot_data)
+        data = await self._run(self._load_bot_data)
         self._last_bot_data = json.dumps(data, sort_keys=True, default=str)
         return data
 
@@ -92,7 +135,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def get_conversations(self, name: str) -> ConversationDict:
         """Return the states of the conversation handler called `name`."""
-        return await asyncio.to_thread(self._load_conversations, name)
+        return await self._run(self._load_conversations, name)
 
     # Writing
 
@@ -113,7 +156,8 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         """Store (or, for None, delete) one conversation's state."""
-        await asyncio.to_thread(
+        await self._write(
+            ("conversation", name, key),
             self._write_conversation,
             name,
             key,
@@ -133,11 +177,11 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
         """Store one user's data."""
-        await asyncio.to_thread(self._write_user_data, user_id, _json_safe(data))
+        await self._write(("user", user_id), self._write_user_data, user_id, _json_safe(data))
 
     async def update_chat_data(self, chat_id: int, data: Data) -> None:
         """Store one chat's data."""
-        await asyncio.to_thread(self._write_chat_data, chat_id, _json_safe(data))
+        await self._write(("chat", chat_id), self._write_chat_data, chat_id, _json_safe(data))
 
     def _write_bot_data(self, data: Data) -> None:
         with self._storage.session() as session, session.begin():
@@ -148,11 +192,15 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
                 row.data = data
 
     async def update_bot_data(self, data: Data) -> None:
-        """Store the bot-wide data when it changed (PTB hands it over on every run)."""
+        """Store the bot-wide data when it changed (PTB hands it over on every run).
+
+        Every run also retries the writes the database refused before.
+        """
+        await self._retry_pending()
         text = json.dumps(data, sort_keys=True, default=str)
         if text == self._last_bot_data:
             return
-        await asyncio.to_thread(self._write_bot_data, _json_safe(data))
+        await self._run(self._write_bot_data, _json_safe(data))
         self._last_bot_data = text
 
     async def update_callback_data(self, data: object) -> None:
@@ -168,11 +216,11 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def drop_user_data(self, user_id: int) -> None:
         """Delete one user's data."""
-        await asyncio.to_thread(self._drop_user_data, user_id)
+        await self._write(("user", user_id), self._drop_user_data, user_id)
 
     async def drop_chat_data(self, chat_id: int) -> None:
         """Delete one chat's data."""
-        await asyncio.to_thread(self._drop_chat_data, chat_id)
+        await self._write(("chat", chat_id), self._drop_chat_data, chat_id)
 
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
         """Do nothing: this process is the only writer, so memory is never stale."""
@@ -184,4 +232,5 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         """Do nothing: this process is the only writer, so memory is never stale."""
 
     async def flush(self) -> None:
-        """Do nothing: every update is committed at once."""
+        """Try once more the writes the database refused (at shutdown)."""
+        await self._retry_pending()

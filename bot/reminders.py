@@ -31,6 +31,7 @@ from telegram.ext import (
 )
 
 from learncity.content.models import Topic
+from learncity.db import BlockingCalls
 from learncity.i18n import MissingText, normalize_language, t
 from reminders.delivery import (
     Deliverer,
@@ -78,8 +79,11 @@ class ReminderHandlers:
         now: Callable[[], dt.datetime] | None = None,
         run_scheduler: bool = True,
         max_in_flight: int = 8,
+        run: BlockingCalls | None = None,
     ) -> None:
         self._service = service
+        # Every service call touches the database: off the event loop, with a deadline.
+        self._run = run or BlockingCalls()
         self._language = language
         self._now = now
         self._run_scheduler = run_scheduler
@@ -168,14 +172,16 @@ class ReminderHandlers:
         """Handle /reminders: what is coming, with a cancel button for each."""
         if update.effective_user is None or update.effective_message is None:
             return
-        text, markup = self._list_view(update.effective_user.id, self._language(update))
+        user_id, lang = update.effective_user.id, self._language(update)
+        text, markup = await self._run(self._list_view, user_id, lang)
         await update.effective_message.reply_text(text, reply_markup=markup, parse_mode=None)
 
     async def show_digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle /digest: the weekly digest switch and interests."""
         if update.effective_user is None or update.effective_message is None:
             return
-        text, markup = self._digest_view(update.effective_user.id, self._language(update))
+        user_id, lang = update.effective_user.id, self._language(update)
+        text, markup = await self._run(self._digest_view, user_id, lang)
         await update.effective_message.reply_text(text, reply_markup=markup, parse_mode=None)
 
     # -- buttons --------------------------------------------------------------------------------
@@ -195,7 +201,7 @@ class ReminderHandlers:
         elif action == "cancel":
             await self._cancel(update, arg, lang)
         elif action == "list":
-            text, markup = self._list_view(user.id, lang)
+            text, markup = await self._run(self._list_view, user.id, lang)
             await query.answer()
             await self._edit(update, text, markup)
         elif action == "off":
@@ -210,7 +216,8 @@ class ReminderHandlers:
         assert query is not None and user is not None and chat is not None
         try:
             if action == "ev":
-                confirmation = self._service.subscribe(
+                confirmation = await self._run(
+                    self._service.subscribe,
                     user_id=user.id,
                     chat_id=chat.id,
                     event_id=target_id,
@@ -218,7 +225,8 @@ class ReminderHandlers:
                     now=self._when(),
                 )
             else:
-                confirmation = self._service.subscribe_programme(
+                confirmation = await self._run(
+                    self._service.subscribe_programme,
                     user_id=user.id,
                     chat_id=chat.id,
                     programme_id=target_id,
@@ -251,7 +259,7 @@ class ReminderHandlers:
         query, user, chat = update.callback_query, update.effective_user, update.effective_chat
         assert query is not None and user is not None and chat is not None
         try:
-            gone = self._service.cancel(user_id=user.id, subscription_id=int(arg))
+            gone = await self._run(self._service.cancel, user_id=user.id, subscription_id=int(arg))
         except (UnknownSubscription, ValueError):
             await query.answer(t("reminders.unknown_subscription", lang))
             return
@@ -265,7 +273,7 @@ class ReminderHandlers:
         message = query.message
         if message is not None and getattr(message, "text", None):
             # Pressed in the /reminders list or under a confirmation: show what is left in place.
-            list_text, markup = self._list_view(user.id, lang)
+            list_text, markup = await self._run(self._list_view, user.id, lang)
             await self._edit(update, text + "\n\n" + list_text, markup)
         else:
             await chat.send_message(text, parse_mode=None)
@@ -273,14 +281,16 @@ class ReminderHandlers:
     async def _offsets(self, update: Update, arg: str, lang: str) -> None:
         query, user = update.callback_query, update.effective_user
         assert query is not None and user is not None
-        current = list(self._service.offsets_for(user.id))
+        current = list(await self._run(self._service.offsets_for, user.id))
         if arg in OFFSET_CHOICES:
             chosen = [o for o in current if o != arg] if arg in current else current + [arg]
             if not chosen:
                 await query.answer(t("reminders.offsets_need_one", lang), show_alert=True)
                 return
             current = list(
-                self._service.set_offsets(user_id=user.id, offsets=chosen, now=self._when())
+                await self._run(
+                    self._service.set_offsets, user_id=user.id, offsets=chosen, now=self._when()
+                )
             )
         elif arg == "done":
             labels = ", ".join(self._offset_label(o, lang) for o in current)
@@ -357,8 +367,13 @@ class ReminderHandlers:
         if action == "int":
             if arg not in {topic.value for topic in Topic}:
                 return
-            settings = self._service.toggle_interest(
-                user_id=user.id, chat_id=chat.id, lang=lang, topic=arg, now=self._when()
+            settings = await self._run(
+                self._service.toggle_interest,
+                user_id=user.id,
+                chat_id=chat.id,
+                lang=lang,
+                topic=arg,
+                now=self._when(),
             )
             await self._edit(
                 update,
@@ -367,18 +382,23 @@ class ReminderHandlers:
             )
             return
         if arg in ("on", "off"):
-            self._service.set_digest(
-                user_id=user.id, chat_id=chat.id, lang=lang, opted_in=arg == "on", now=self._when()
+            await self._run(
+                self._service.set_digest,
+                user_id=user.id,
+                chat_id=chat.id,
+                lang=lang,
+                opted_in=arg == "on",
+                now=self._when(),
             )
         if arg == "int":
-            chosen = self._service.digest_settings(user.id).interests
+            chosen = (await self._run(self._service.digest_settings, user.id)).interests
             await self._edit(
                 update,
                 t("reminders.interests_menu", lang, count=len(chosen)),
                 self._interests_markup(chosen, lang),
             )
             return
-        text, markup = self._digest_view(user.id, lang)
+        text, markup = await self._run(self._digest_view, user.id, lang)
         await self._edit(update, text, markup)
 
     async def _edit(self, update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:

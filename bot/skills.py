@@ -32,6 +32,7 @@ from telegram.ext import (
 
 from flows.errors import InvalidAnswer, NoProgress, StaleStep, UnknownFlow
 from flows.service import FlowService, ResultsView, StepView
+from learncity.db import BlockingCalls, DatabaseUnavailable
 from learncity.i18n import normalize_language, t
 
 log = logging.getLogger(__name__)
@@ -55,15 +56,24 @@ class DigestSubscriber(Protocol):
 
 
 class _InFlow(filters.UpdateFilter):
-    """Passes a text message only when its sender is answering a questionnaire right now."""
+    """Passes a text message only when its sender is answering a questionnaire right now.
 
-    def __init__(self, service: FlowService) -> None:
+    Filters cannot wait: `known` holds what `SkillsHandlers.prefetch` read (off the event loop)
+    for this update; without it (an application that does not prefetch) the store is asked here.
+    """
+
+    def __init__(self, service: FlowService, known: dict[int, str | None]) -> None:
         super().__init__(name="in_flow")
         self._service = service
+        self._known = known
 
     def filter(self, update: Update) -> bool:
         user = update.effective_user
-        return user is not None and self._service.active_flow(user.id) is not None
+        if user is None:
+            return False
+        if user.id in self._known:
+            return self._known[user.id] is not None
+        return self._service.active_flow(user.id) is not None
 
 
 class SkillsHandlers:
@@ -75,10 +85,29 @@ class SkillsHandlers:
         service: FlowService,
         language: Language = _default_language,
         reminders: DigestSubscriber | None = None,
+        run: BlockingCalls | None = None,
+        reads: BlockingCalls | None = None,
     ) -> None:
         self._service = service
         self._language = language
         self._reminders = reminders  # None: no digest button under the results
+        # Every service call touches the database (or draws a chart): off the event loop.
+        self._run = run or BlockingCalls()
+        self._reads = reads or self._run  # prefetch: threads writes cannot fill up
+        self._active: dict[int, str | None] = {}  # user -> flow in progress, read by prefetch
+
+    async def prefetch(self, update: Update) -> None:
+        """Read, off the event loop, whether the sender of a text is in a questionnaire."""
+        user, message = update.effective_user, update.message
+        if user is None or message is None or not message.text or message.text.startswith("/"):
+            return
+        if len(self._active) > 10_000:
+            self._active.clear()
+        try:
+            self._active[user.id] = await self._reads(self._service.active_flow, user.id)
+        except DatabaseUnavailable:
+            # Unknown: the text goes to the answer engine (better than waiting on a disk).
+            self._active[user.id] = None
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """Return the handlers, to register before the free-text handler (same or lower group)."""
@@ -86,7 +115,7 @@ class SkillsHandlers:
             CommandHandler("skills", self.menu),
             CallbackQueryHandler(self.menu, pattern=r"^(m:skills|sk:menu)$"),
             CallbackQueryHandler(self.button, pattern=r"^sk:"),
-            MessageHandler(filters.TEXT & ~filters.COMMAND & _InFlow(self._service),
+            MessageHandler(filters.TEXT & ~filters.COMMAND & _InFlow(self._service, self._active),
                            self.free_text),
         ]
 
@@ -99,7 +128,7 @@ class SkillsHandlers:
             return
         lang = self._language(update)
         rows: list[list[InlineKeyboardButton]] = []
-        summaries = self._service.flows(user.id, lang=lang)
+        summaries = await self._run(self._service.flows, user.id, lang=lang)
         for summary in summaries:
             if summary.done is not None:
                 rows.append([_button(t("flows.resume_button", lang, title=summary.title,
@@ -131,40 +160,43 @@ class SkillsHandlers:
         try:
             if action == "s" and args:
                 await query.answer()
-                await self._send(context, update, self._service.intro(args[0], lang=lang),
+                intro = await self._run(self._service.intro, args[0], lang=lang)
+                await self._send(context, update, intro,
                                  [[_button(t("flows.start_button", lang), f"sk:go:{args[0]}")]])
             elif action == "go" and args:
                 await query.answer()
-                await self._show_step(message, self._service.start(user.id, args[0], lang=lang),
-                                      lang)
+                started = await self._run(self._service.start, user.id, args[0], lang=lang)
+                await self._show_step(message, started, lang)
             elif action == "r" and args:
                 await query.answer()
-                view = self._service.resume(user.id, args[0], lang=lang)
+                view = await self._run(self._service.resume, user.id, args[0], lang=lang)
                 await self._send(context, update, view.text, _step_keyboard(view, lang))
             elif action == "a" and len(args) == 3:
                 flow_id, step, value = args[0], int(args[1]), int(args[2])
-                outcome = self._service.answer(user.id, flow_id, value, at=step, lang=lang)
+                outcome = await self._run(self._service.answer, user.id, flow_id, value,
+                                          at=step, lang=lang)
                 await query.answer()
                 if isinstance(outcome, StepView):
                     await self._show_step(message, outcome, lang)
                 else:
                     await self._show_results(context, update, message, outcome, lang)
             elif action == "b" and len(args) == 2:
-                view = self._service.back(user.id, args[0], at=int(args[1]), lang=lang)
+                view = await self._run(self._service.back, user.id, args[0], at=int(args[1]),
+                                       lang=lang)
                 await query.answer()
                 await self._show_step(message, view, lang)
             elif action == "p" and args:
-                text = self._service.pause(user.id, args[0], lang=lang)
+                text = await self._run(self._service.pause, user.id, args[0], lang=lang)
                 await query.answer()
                 await self._replace(message, text,
                                     [[_button(t("flows.resume_short", lang), f"sk:r:{args[0]}")]])
             elif action == "x" and args:
-                text = self._service.cancel(user.id, args[0], lang=lang)
+                text = await self._run(self._service.cancel, user.id, args[0], lang=lang)
                 await query.answer()
                 await self._replace(message, text, None)
             elif action == "h" and args:
                 await query.answer()
-                results = self._service.last_results(user.id, args[0], lang=lang)
+                results = await self._run(self._service.last_results, user.id, args[0], lang=lang)
                 if results is None:
                     await self._send(context, update, t("flows.history_empty", lang), None)
                 else:
@@ -173,8 +205,9 @@ class SkillsHandlers:
                 await query.answer()
                 programme_id = ":".join(args)
                 rows = [[_button(t("flows.remind_one", lang), f"rem:prog:{programme_id}")]]
-                await self._send(context, update,
-                                 self._service.programme_details(programme_id, lang=lang), rows)
+                details = await self._run(self._service.programme_details, programme_id,
+                                          lang=lang)
+                await self._send(context, update, details, rows)
             elif action == "w" and len(args) == 1:
                 await self._digest(context, update, args[0], lang)
             else:
@@ -182,8 +215,8 @@ class SkillsHandlers:
         except StaleStep:
             await query.answer(t("flows.answered_already", lang))
         except NoProgress as error:
-            key = ("flows.finished_already" if self._service.has_finished(user.id, error.flow_id)
-                   else "flows.not_in_progress")
+            finished = await self._run(self._service.has_finished, user.id, error.flow_id)
+            key = "flows.finished_already" if finished else "flows.not_in_progress"
             await query.answer(t(key, lang), show_alert=True)
         except (UnknownFlow, InvalidAnswer, ValueError) as error:
             log.info("flow button %r refused: %s", query.data, error)
@@ -195,7 +228,7 @@ class SkillsHandlers:
         if user is None or update.effective_message is None:
             return
         lang = self._language(update)
-        flow_id = self._service.active_flow(user.id)
+        flow_id = await self._run(self._service.active_flow, user.id)
         rows = [[_button(t("flows.cancel_button", lang), f"sk:x:{flow_id}")]] if flow_id else None
         await update.effective_message.reply_text(
             t("flows.use_buttons", lang),
@@ -213,13 +246,13 @@ class SkillsHandlers:
             await query.answer(t("flows.digest_unavailable", lang), show_alert=True)
             return
         # Recomputed from the stored results: the button carries only the flow id.
-        topics = self._service.digest_topics(user.id, flow_id)
+        topics = await self._run(self._service.digest_topics, user.id, flow_id)
         if not topics:
             await query.answer(t("flows.digest_no_results", lang), show_alert=True)
             return
         chat_id = update.effective_chat.id if update.effective_chat else user.id
-        self._reminders.set_digest(user_id=user.id, chat_id=chat_id, lang=lang, opted_in=True,
-                                   interests=list(topics))
+        await self._run(self._reminders.set_digest, user_id=user.id, chat_id=chat_id, lang=lang,
+                        opted_in=True, interests=list(topics))
         await query.answer()
         names = self._service.topic_names(topics, lang=lang)
         await self._send(context, update, t("flows.digest_done", lang, topics=escape(names)),
@@ -266,7 +299,7 @@ class SkillsHandlers:
         chat = update.effective_chat
         if chat is None:
             return
-        png = self._service.chart(view, lang=lang)
+        png = await self._run(self._service.chart, view, lang=lang)
         await context.bot.send_photo(chat.id, png,
                                      caption=self._service.chart_caption(view.flow_id, lang=lang))
         rows: list[list[InlineKeyboardButton]] = []

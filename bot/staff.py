@@ -17,6 +17,7 @@ from bot.answers import send_html
 from bot.deps import BotDeps, ReloadSummary
 from bot.gaps import group_similar
 from learncity.i18n import t
+from learncity.privacy import mask_for_staff
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class StaffHandlers:
         if message is None or not await self._allowed(update):
             return
         lang = self._deps.language(update)
-        stats = await asyncio.to_thread(self._deps.storage.stats)
+        stats = await self._deps.db(self._deps.storage.stats)
         lines = [
             t(
                 "bot.staff.stats",
@@ -83,7 +84,19 @@ class StaffHandlers:
             )
         else:
             lines.append(t("bot.staff.stats_no_days", lang))
-        await message.reply_html("\n".join(lines))
+        lines.append(t("bot.faults.staff_undelivered", lang, count=stats.undelivered))
+        lines.extend(
+            t(
+                "bot.faults.staff_undelivered_item",
+                lang,
+                at=item.at.astimezone(self._deps.zone).strftime("%Y-%m-%d %H:%M"),
+                method=escape(item.method),
+                error=escape(item.error),
+                text=escape(mask_for_staff(item.text, limit=80)),
+            )
+            for item in stats.recent_undelivered
+        )
+        await send_html(message.reply_html, "\n".join(lines))
 
     async def gaps(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show the most frequent unanswered questions, grouped by meaning."""
@@ -91,7 +104,9 @@ class StaffHandlers:
         if message is None or not await self._allowed(update):
             return
         lang = self._deps.language(update)
-        texts = await asyncio.to_thread(self._deps.storage.unanswered)
+        # Stored masked; masked again so rows kept before a better rule are shown safely too.
+        stored = await self._deps.db(self._deps.storage.unanswered)
+        texts = [mask_for_staff(text) for text in stored]
         if not texts:
             await message.reply_html(t("bot.staff.gaps_none", lang))
             return
@@ -122,10 +137,11 @@ async def notify_staff(bot: Bot, deps: BotDeps, result: ReloadSummary) -> None:
         return
     targets = [deps.admin_chat_id] if deps.admin_chat_id is not None else sorted(deps.admin_ids)
     for chat_id in targets:
-        lang = deps.storage.language_of(chat_id) or deps.default_language
+        await deps.load_language(chat_id)
+        lang = deps.storage.cached_language(chat_id) or deps.default_language
         html = t("bot.staff.reindex_done", lang, summary=escape(result.summary)) + "\n\n"
         html += errors_html(result.errors, lang)
         try:
             await send_html(functools.partial(bot.send_message, chat_id), html)
         except TelegramError as error:
-            log.warning("could not tell staff chat %s about knowledge problems: %s", chat_id, error)
+            log.warning("could not tell staff about knowledge problems: %s", type(error).__name__)

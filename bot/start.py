@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from html import escape
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from bot.deps import BotDeps
 from bot.keyboards import MAIN_MENU, forget_keyboard, language_keyboard, main_menu
-from learncity.i18n import MissingText, normalize_language, supported_languages, t, tn
+from bot.privacy_view import as_fields, privacy_html
+from learncity.db import DatabaseUnavailable
+from learncity.i18n import normalize_language, supported_languages, t, tn
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ class StartHandlers:
         chat = update.effective_chat
         if chat is None:
             return
+        if context.args and context.args[0] == "privacy":  # the deep link sent from a group
+            await self.privacy(update, context)
+            return
         lang = self._deps.language(update)
         text = "\n\n".join(
             (t("bot.welcome", lang), t("bot.privacy_notice", lang), t("bot.choose_language", lang))
@@ -91,7 +95,12 @@ class StartHandlers:
         if query is None or user is None:
             return
         lang = normalize_language(str(query.data).split(":")[1], self._deps.default_language)
-        await asyncio.to_thread(self._deps.storage.set_language, user.id, lang)
+        try:
+            await self._deps.db(self._deps.storage.set_language, user.id, lang)
+        except DatabaseUnavailable as error:
+            log.warning("language not saved: %s", error)
+            await query.answer(t("bot.faults.setting_not_saved", lang), show_alert=True)
+            return
         await query.answer()
         try:
             await query.edit_message_reply_markup(None)
@@ -115,46 +124,52 @@ class StartHandlers:
         if action is not None:
             await action(update, context)
 
+    async def _private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+        """Return True in a private chat; elsewhere point to one, and show nothing."""
+        chat = update.effective_chat
+        if chat is None:
+            return False
+        if chat.type == ChatType.PRIVATE:
+            return True
+        lang = self._deps.language(update)
+        link = f"https://t.me/{context.bot.username}?start=privacy"
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(t("bot.privacy.private_button", lang), url=link)]]
+        )
+        if update.callback_query is not None:
+            await update.callback_query.answer()
+        await chat.send_message(t("bot.privacy.private_only", lang), reply_markup=markup)
+        return False
+
     async def privacy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Show everything stored about the resident, store by store."""
+        """Show everything stored about the resident, store by store (in a private chat only)."""
         chat = update.effective_chat
         user = update.effective_user
-        if chat is None or user is None:
+        if chat is None or user is None or not await self._private_only(update, context):
             return
         lang = self._deps.language(update)
-        described = await asyncio.to_thread(self._describe, user.id)
-        lines = [t("bot.privacy.header", lang)]
-        if described:
-            lines.extend(
-                t(
-                    "bot.privacy.item",
-                    lang,
-                    area=escape(_label(key, lang)),
-                    what=escape(_plain(value)),
-                )
-                for key, value in described
-            )
-        else:
-            lines.append(t("bot.privacy.nothing", lang))
-        lines.append("")
-        lines.append(t("bot.privacy.footer", lang))
-        await chat.send_message("\n".join(lines))
+        fields = await self._deps.db(self._describe, user.id)
+        await chat.send_message(
+            privacy_html(fields, lang, zone=self._deps.zone, title_of=self._title_of)
+        )
+
+    def _title_of(self, kind: str, record_id: str, lang: str) -> str | None:
+        if kind not in ("programme", "event"):
+            return None
+        card = self._deps.assistant.card(kind, record_id, lang=lang)  # type: ignore[arg-type]
+        return card.title if card is not None else None
 
     def _describe(self, user_id: int) -> list[tuple[str, object]]:
         found: list[tuple[str, object]] = []
         for store in self._deps.forgetters:
             # Stores list their fields even when empty; only what is really kept is shown.
-            found.extend(
-                (key, value)
-                for key, value in store.describe_user(user_id).items()
-                if value not in (None, "", 0, False) and value != [] and value != {}
-            )
+            found.extend(as_fields(store.describe_user(user_id)))
         return found
 
     async def forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Ask for confirmation before deleting everything about the resident."""
+        """Ask for confirmation before deleting everything about the resident (privately)."""
         chat = update.effective_chat
-        if chat is not None:
+        if chat is not None and await self._private_only(update, context):
             lang = self._deps.language(update)
             await chat.send_message(
                 t("bot.forget.confirm", lang), reply_markup=forget_keyboard(lang)
@@ -167,11 +182,18 @@ class StartHandlers:
         if query is None or user is None:
             return
         lang = self._deps.language(update)
-        await query.answer()
         if str(query.data) == "f:no":
+            await query.answer()
             await query.edit_message_text(t("bot.forget.cancelled", lang))
             return
-        count = await asyncio.to_thread(self._forget, user.id)
+        try:
+            count = await self._deps.db(self._forget, user.id)
+        except DatabaseUnavailable as error:
+            # The buttons stay: pressing Yes again later finishes the job.
+            log.warning("forget not done: %s", error)
+            await query.answer(t("bot.faults.setting_not_saved", lang), show_alert=True)
+            return
+        await query.answer()
         # The in-memory copies go too, and PTB deletes their rows on its next persistence run.
         context.application.drop_user_data(user.id)
         chat = update.effective_chat
@@ -183,21 +205,3 @@ class StartHandlers:
 
     def _forget(self, user_id: int) -> int:
         return sum(store.forget_user(user_id) for store in self._deps.forgetters)
-
-
-def _label(key: str, lang: str) -> str:
-    # Other areas' stores describe their own keys; the bot's keys have translated labels.
-    try:
-        return t(f"bot.privacy.fields.{key}", lang)
-    except MissingText:
-        return key.replace("_", " ")
-
-
-def _plain(value: object) -> str:
-    if isinstance(value, list | tuple | set):
-        return ", ".join(str(item) for item in value) or "–"
-    if isinstance(value, dict):
-        return ", ".join(f"{key}: {item}" for key, item in value.items()) or "–"
-    if value is True:
-        return "✓"
-    return str(value)

@@ -1,14 +1,17 @@
-"""The bot's tables (users, feedback, anonymous question logs, PTB persistence) and their store.
+"""The bot's tables (users, feedback, masked question logs, PTB persistence) and their store.
 
-No Telegram here: plain values in, plain values out. The question and unanswered logs carry no user
-id by design, so /stats and /gaps never need personal data and /forget has nothing to chase there.
+No Telegram here: plain values in, plain values out. The question, unanswered and undelivered logs
+carry no user id: only a salted hash of it (`asker`, never shown), so /forget can delete them while
+/stats and /gaps see masked text and counts only (learncity/privacy.py does the masking).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-import re
+import logging
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -29,11 +32,16 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from learncity.db import Base, upsert
+from learncity.privacy import mask_for_staff
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> dt.datetime:
@@ -67,7 +75,7 @@ class FeedbackRow(Base):
 
 
 class QuestionRow(Base):
-    """One question answered (no user id, no text): for questions per day and abstention rate."""
+    """One question answered (no text; `asker` is a salted hash, for /forget only)."""
 
     __tablename__ = "bot_questions"
 
@@ -76,10 +84,11 @@ class QuestionRow(Base):
     lang: Mapped[str] = mapped_column(String(8))
     abstained: Mapped[bool] = mapped_column(Boolean)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    asker: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class UnansweredRow(Base):
-    """A question the folder could not answer (no user id; numbers, emails, links masked)."""
+    """A question the folder could not answer, masked (`asker`: salted hash, for /forget only)."""
 
     __tablename__ = "bot_unanswered"
 
@@ -87,6 +96,29 @@ class UnansweredRow(Base):
     asked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
     lang: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
+    asker: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class UndeliveredRow(Base):
+    """A message Telegram never accepted after every retry (masked; for staff in /stats)."""
+
+    __tablename__ = "bot_undelivered"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    method: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class SecretRow(Base):
+    """Values the bot generates once and keeps (the salt of the `asker` hashes)."""
+
+    __tablename__ = "bot_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
 
 
 class UserDataRow(Base):
@@ -126,20 +158,19 @@ class ConversationRow(Base):
     state: Mapped[Any] = mapped_column(JSON)
 
 
-_MASKS = (
-    (re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE), "<link>"),
-    (re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"), "<email>"),
-    (re.compile(r"@\w{3,}"), "<user>"),
-    (re.compile(r"\+?\d[\d\s./-]{5,}\d"), "<number>"),
-    (re.compile(r"\b\d{3,}\b"), "<number>"),
-)
-
-
 def anonymise(text: str, *, limit: int = 300) -> str:
-    """Mask links, emails, handles and long numbers, and cut the text to `limit` characters."""
-    for pattern, mask in _MASKS:
-        text = pattern.sub(mask, text)
-    return " ".join(text.split())[:limit]
+    """Mask personal data (names, addresses, codes, numbers, links); cut to `limit` chars."""
+    return mask_for_staff(text, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Undelivered:
+    """A message that could not be sent, as staff see it (masked)."""
+
+    at: dt.datetime
+    method: str
+    error: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +184,8 @@ class Stats:
     helpful: int
     not_helpful: int
     reasons: int
+    undelivered: int = 0
+    recent_undelivered: tuple[Undelivered, ...] = ()
 
     @property
     def abstention_rate(self) -> float:
@@ -169,6 +202,7 @@ class BotStorage:
         self._languages: dict[int, str] = {}
         self._cache_size = language_cache_size
         self._lock = threading.Lock()
+        self._salt: bytes | None = None
 
     @property
     def engine(self) -> Engine:
@@ -190,15 +224,63 @@ class BotStorage:
                     ChatDataRow,
                     BotDataRow,
                     ConversationRow,
+                    UndeliveredRow,
+                    SecretRow,
                 )
             ],
         )
+        self._add_asker_columns()
+        self._load_salt()
+
+    def _load_salt(self) -> bytes:
+        """Return the salt of the `asker` hashes, made once per database (kept in bot_secrets)."""
+        if self._salt is None:
+            with self._engine.begin() as connection:
+                upsert(connection, SecretRow, {"name": "asker_salt"},
+                       {"value": secrets.token_hex(32)}, update=[])
+                salt = connection.scalar(
+                    select(SecretRow.value).where(SecretRow.name == "asker_salt")
+                )
+            self._salt = bytes.fromhex(str(salt))
+        return self._salt
+
+    def _add_asker_columns(self) -> None:
+        """Add `asker` to logs made before it existed; re-mask their texts with today's rules."""
+        columns = {column["name"] for column in inspect(self._engine).get_columns("bot_unanswered")}
+        if "asker" in columns:
+            return
+        with self._engine.begin() as connection:
+            for table in ("bot_questions", "bot_unanswered"):
+                connection.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN asker VARCHAR(64)"))
+            rows = connection.execute(select(UnansweredRow.id, UnansweredRow.text)).all()
+            for row_id, old in rows:
+                connection.execute(
+                    UnansweredRow.__table__.update()  # type: ignore[attr-defined]
+                    .where(UnansweredRow.id == row_id)
+                    .values(text=anonymise(old))
+                )
+        log.info("question logs upgraded: %d unanswered questions re-masked", len(rows))
+
+    def asker(self, user_id: int) -> str:
+        """Return the salted hash that links a log row to its user (for /forget; never shown)."""
+        salt = self._load_salt()
+        return hashlib.blake2b(str(user_id).encode(), key=salt, digest_size=16).hexdigest()
 
     def session(self) -> Session:
         """Open a session (the caller commits)."""
         return self._sessions()
 
     # Users
+
+    def cached_language(self, user_id: int) -> str | None:
+        """Return the language the user chose if it is in memory; never touch the database."""
+        with self._lock:
+            return self._languages.get(user_id) or None
+
+    def language_known(self, user_id: int) -> bool:
+        """Return True when memory knows the user's choice (or that they made none)."""
+        with self._lock:
+            return user_id in self._languages
 
     def language_of(self, user_id: int) -> str | None:
         """Return the language the user chose, or None for a new user."""
@@ -260,27 +342,48 @@ class BotStorage:
             )
             if row is None:
                 return False
-            row.reason = reason[:1000]
+            row.reason = anonymise(reason, limit=1000)
             return True
 
     def log_question(
-        self, *, lang: str, abstained: bool, latency_ms: float, text: str | None = None
+        self,
+        *,
+        lang: str,
+        abstained: bool,
+        latency_ms: float,
+        text: str | None = None,
+        user_id: int | None = None,
     ) -> None:
-        """Log one question without who asked; keep the (masked) text only when unanswered."""
+        """Log one question; keep its text, masked, only when unanswered (linked by hash only)."""
         now = _now()
+        asker = self.asker(user_id) if user_id is not None else None
         # Core inserts, not the ORM: this runs for every question.
         with self._engine.begin() as connection:
             connection.execute(
                 insert(QuestionRow.__table__).values(  # type: ignore[arg-type]
-                    asked_at=now, lang=lang, abstained=abstained, latency_ms=latency_ms
+                    asked_at=now, lang=lang, abstained=abstained, latency_ms=latency_ms,
+                    asker=asker,
                 )
             )
             if abstained and text:
                 connection.execute(
                     insert(UnansweredRow.__table__).values(  # type: ignore[arg-type]
-                        asked_at=now, lang=lang, text=anonymise(text)
+                        asked_at=now, lang=lang, text=anonymise(text), asker=asker
                     )
                 )
+
+    def record_undelivered(
+        self, *, method: str, error: str, text: str, chat_id: int | None
+    ) -> None:
+        """Record a message that could not be sent: masked text, the chat only as a hash."""
+        recipient = self.asker(chat_id) if chat_id is not None else None
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(UndeliveredRow.__table__).values(  # type: ignore[arg-type]
+                    at=_now(), method=method[:32], error=error[:64],
+                    text=anonymise(text, limit=200), recipient=recipient,
+                )
+            )
 
     def stats(self, *, days: int = 7, now: dt.datetime | None = None) -> Stats:
         """Return users, questions per day (last `days`), abstention rate and feedback."""
@@ -314,6 +417,15 @@ class BotStorage:
                 )
                 or 0
             )
+            undelivered = session.scalar(select(func.count()).select_from(UndeliveredRow)) or 0
+            last = session.execute(
+                select(
+                    UndeliveredRow.at, UndeliveredRow.method, UndeliveredRow.error,
+                    UndeliveredRow.text,
+                )
+                .order_by(UndeliveredRow.id.desc())
+                .limit(5)
+            ).all()
         per_day = Counter(_as_utc(moment).date() for moment in recent)
         return Stats(
             users=users,
@@ -323,6 +435,11 @@ class BotStorage:
             helpful=helpful,
             not_helpful=feedback - helpful,
             reasons=reasons,
+            undelivered=undelivered,
+            recent_undelivered=tuple(
+                Undelivered(at=_as_utc(at), method=method, error=error, text=text)
+                for at, method, error, text in last
+            ),
         )
 
     def unanswered(self, *, limit: int = 500) -> list[str]:
@@ -353,6 +470,15 @@ class BotStorage:
             waiting = any(
                 user_id in _key_ids(key) for key in session.scalars(select(ConversationRow.key))
             )
+            asker = self.asker(user_id)
+            unanswered = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(UnansweredRow)
+                    .where(UnansweredRow.asker == asker)
+                )
+                or 0
+            )
         described: dict[str, object] = {}
         if row is not None:
             described["language"] = row.language
@@ -362,6 +488,8 @@ class BotStorage:
             described["feedback"] = feedback
         if recent:
             described["recent_answers"] = recent
+        if unanswered:
+            described["unanswered_questions"] = unanswered
         if waiting:
             described["conversation_state"] = True
         return described
@@ -369,8 +497,12 @@ class BotStorage:
     def forget_user(self, user_id: int) -> int:
         """Delete every row about the user (preferences, feedback, chat state); return the count."""
         removed = 0
+        asker = self.asker(user_id)
         with self._sessions.begin() as session:
             for statement in (
+                delete(QuestionRow).where(QuestionRow.asker == asker),
+                delete(UnansweredRow).where(UnansweredRow.asker == asker),
+                delete(UndeliveredRow).where(UndeliveredRow.recipient == asker),
                 delete(UserRow).where(UserRow.id == user_id),
                 delete(FeedbackRow).where(FeedbackRow.user_id == user_id),
                 delete(UserDataRow).where(UserDataRow.user_id == user_id),

@@ -46,6 +46,7 @@ Injecting errors::
 
     emulator.block_chat(anna.chat_id)      # 403 "Forbidden: bot was blocked by the user"
     emulator.flood(2, retry_after=3)       # next 2 calls -> 429, parameters.retry_after = 3
+    emulator.fail(1, 500, methods=["sendMessage"])    # next call -> 500 (a large count: for good)
     emulator.set_delay(0.5, methods=["sendMessage"])   # slow answers (time-outs); 0 clears
     emulator.limit_rate(per_chat=1, overall=30)        # strict 429 beyond the limits
     emulator.max_sends_in_window(1.0, chat_id=anna.chat_id) <= 1   # from send_log

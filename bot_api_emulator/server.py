@@ -540,6 +540,29 @@ class BotApiEmulator:
             }
         )
 
+    def fail(
+        self,
+        count: int = 1,
+        error_code: int = 500,
+        description: str = "Internal Server Error",
+        *,
+        methods: Iterable[str] | None = None,
+        chat_id: int | None = None,
+    ) -> None:
+        """Answer the next ``count`` matching calls with ``error_code`` (a 5xx by default).
+
+        Matches like ``flood``; a large ``count`` makes the failure permanent.
+        """
+        self._floods.append(
+            {
+                "count": count,
+                "retry_after": None,
+                "error": (error_code, description),
+                "methods": None if methods is None else {m.lower() for m in methods},
+                "chat_id": chat_id,
+            }
+        )
+
     def limit_rate(
         self,
         *,
@@ -660,6 +683,8 @@ class BotApiEmulator:
                 flood["count"] -= 1
                 retry_after = flood["retry_after"]
                 self._floods = [f for f in self._floods if f["count"] > 0]
+                if flood.get("error") is not None:
+                    raise ApiError(*flood["error"])
                 raise ApiError(
                     429,
                     f"Too Many Requests: retry after {retry_after}",

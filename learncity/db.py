@@ -2,26 +2,54 @@
 
 Each area declares its tables on `Base` in its own module (bot/storage.py, flows/store.py,
 reminders/store.py); `create_schema` creates whatever is missing.
+
+Async code never calls the database on the event loop: `BlockingCalls` runs each call in its own
+worker threads (so a locked database cannot starve the threads that compute answers) with a
+deadline, and turns "locked", "unreachable" and "too slow" into one exception::
+
+    DatabaseUnavailable     the call timed out or the database refused it (locked, down)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol, cast
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: How long SQLite waits for another writer's lock before giving up ("database is locked").
+SQLITE_BUSY_TIMEOUT = 5.0
 
 
 class Base(DeclarativeBase):
     """The declarative base every table of the assistant uses."""
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets WAL and foreign keys so a kill -9 loses nothing committed."""
+def make_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
+    """Create the engine; SQLite gets WAL and foreign keys so a kill -9 loses nothing committed.
+
+    `busy_timeout` (SQLite only) is how long a write waits for another writer's lock: long enough
+    for ordinary contention, short enough that a stuck lock frees the worker thread soon.
+    """
+    if busy_timeout <= 0:
+        raise ValueError(f"busy_timeout ({busy_timeout}) must be positive")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_timeout}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -84,3 +112,56 @@ class ForgetsUsers(Protocol):
     def forget_user(self, user_id: int) -> int:
         """Delete every row about the user; return how many rows went."""
         ...
+
+
+class DatabaseUnavailable(Exception):
+    """A database call timed out or was refused (locked, unreachable); `call` names it."""
+
+    def __init__(self, call: str, reason: str) -> None:
+        super().__init__(f"database call {call!r} failed: {reason}")
+        self.call = call
+        self.reason = reason
+
+
+class BlockingCalls:
+    """Run blocking database calls off the event loop, in their own threads, with a deadline.
+
+    A dedicated pool keeps a stuck database from using up the default executor, where answers are
+    computed. A call past `timeout` raises `DatabaseUnavailable` at once; its thread finishes (or
+    fails on SQLite's busy timeout) in the background.
+    """
+
+    def __init__(self, *, workers: int = 8, timeout: float = 8.0) -> None:
+        if workers < 1:
+            raise ValueError(f"workers ({workers}) must be at least 1")
+        if timeout <= 0:
+            raise ValueError(f"timeout ({timeout}) must be positive")
+        self._workers = workers
+        self.timeout = timeout
+        self._executor: ThreadPoolExecutor | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="database")
+        return self._executor
+
+    async def __call__(self, function: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Return `function(*args, **kwargs)`, run in a database thread within the deadline."""
+        name = getattr(function, "__qualname__", None) or repr(function)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool(), functools.partial(function, *args, **kwargs))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise DatabaseUnavailable(name, f"no answer within {self.timeout:g} s") from None
+        except (OperationalError, PoolTimeout) as error:
+            # The message can quote the statement's parameters (user ids): keep only its kind.
+            orig = getattr(error, "orig", None)
+            reason = str(orig) if orig is not None else type(error).__name__
+            raise DatabaseUnavailable(name, reason.splitlines()[0][:120]) from error
+
+    def close(self) -> None:
+        """Let running calls finish in the background; start no new ones."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None

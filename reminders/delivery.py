@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -27,6 +28,13 @@ from aiolimiter import AsyncLimiter
 from reminders.clock import Clock
 
 log = logging.getLogger(__name__)
+
+_DIGEST_KEY = re.compile(r"^digest:\d+:")
+
+
+def loggable_key(key: str) -> str:
+    """Return a delivery key fit for a log line: no user id (a digest key holds one)."""
+    return _DIGEST_KEY.sub("digest:<user>:", key)
 
 
 @dataclass(frozen=True)
@@ -217,8 +225,11 @@ class Deliverer:
             async with chat.lock:
                 await self._attempts(message, chat)
         except Exception:  # a bug must not lose the message: it goes back to the queue
-            log.exception("delivery of %s failed unexpectedly; released for a retry", message.key)
-            self._release(message)
+            log.exception(
+                "delivery of %s failed unexpectedly; released for a retry",
+                loggable_key(message.key),
+            )
+            await self._release(message)
         finally:
             self._slots.release()
 
@@ -236,26 +247,33 @@ class Deliverer:
                 self.stats.retry_after_waits += 1
                 self.stats.retry_after_seconds += error.retry_after
                 log.warning(
-                    "flood control on chat %s: waiting %.1f s (attempt %d of %s)",
-                    message.chat_id, error.retry_after, attempt, message.key,
+                    "flood control: waiting %.1f s (attempt %d of %s)",
+                    error.retry_after, attempt, loggable_key(message.key),
                 )
                 self._paused_until = max(self._paused_until, loop.time() + error.retry_after)
                 continue
             except RecipientBlocked:
-                withdrawn = self._ledger.mark_blocked(message.key)
+                # Database work in a thread: a locked database must not stall the event loop.
+                withdrawn = await asyncio.to_thread(self._ledger.mark_blocked, message.key)
                 self.stats.blocked += 1
                 log.info(
-                    "user %s blocked the bot: unsubscribed, %d pending messages withdrawn",
-                    message.user_id, withdrawn,
+                    "a user blocked the bot: unsubscribed, %d pending messages withdrawn",
+                    withdrawn,
                 )
                 return
             except PermanentFailure as error:
-                self._ledger.mark_failed(message.key, reason=str(error))
+                await asyncio.to_thread(
+                    self._ledger.mark_failed, message.key, reason=str(error)
+                )
                 self.stats.failed += 1
-                log.warning("message %s refused for good: %s", message.key, error)
+                log.warning(
+                    "message %s refused for good: %s", loggable_key(message.key), error
+                )
                 return
             except TransientFailure as error:
-                log.warning("message %s: %s (attempt %d)", message.key, error, attempt)
+                log.warning(
+                    "message %s: %s (attempt %d)", loggable_key(message.key), error, attempt
+                )
                 await asyncio.sleep(min(2.0**attempt, 30.0))
                 continue
             # The acknowledgement is one short transaction, in a thread to keep the loop free.
@@ -266,8 +284,9 @@ class Deliverer:
                 lateness = (self._clock.now() - message.due_at).total_seconds()
                 self.stats.lateness.append(lateness)
             return
-        self._release(message)
+        await self._release(message)
 
-    def _release(self, message: OutgoingMessage) -> None:
+    async def _release(self, message: OutgoingMessage) -> None:
         self.stats.released += 1
-        self._ledger.release(message.key, retry_at=self._clock.now() + self._release_delay)
+        retry_at = self._clock.now() + self._release_delay
+        await asyncio.to_thread(self._ledger.release, message.key, retry_at=retry_at)

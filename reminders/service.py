@@ -34,7 +34,7 @@ from learncity.content.models import WEEKDAYS, Event, EventStatus, Programme, te
 from learncity.i18n import t
 from reminders import store as st
 from reminders.clock import Clock, SystemClock
-from reminders.delivery import Button, OutgoingMessage
+from reminders.delivery import Button, OutgoingMessage, loggable_key
 from reminders.digest import (
     DigestSchedule,
     QuietHours,
@@ -429,8 +429,8 @@ class ReminderService:
             text = t("reminders.confirm_too_soon", lang, title=title, when=when_text)
         if already:
             text = t("reminders.already", lang) + "\n" + text
-        log.info("user %s subscribed to %s %s at %s (%d reminders)",
-                 user_id, kind, target_id, start.isoformat(), len(times))
+        log.info("a user subscribed to %s %s at %s (%d reminders)",
+                 kind, target_id, start.isoformat(), len(times))
         return Confirmation(sub_id, kind, target_id, title, self.local(start), times, already, text)
 
     def _plan(self, s: Session, sub: Subscription, now: dt.datetime) -> None:
@@ -502,7 +502,7 @@ class ReminderService:
                             self._title(sub.target_kind, sub.target_id, sub.lang),
                             self.local(sub.occurrence_start), None, tuple(sub.offsets.split(",")))
         self._changed()
-        log.info("user %s cancelled reminder %s", user_id, subscription_id)
+        log.info("a user cancelled reminder %s", subscription_id)
         return gone
 
     @staticmethod
@@ -603,8 +603,8 @@ class ReminderService:
                                        f"cancelled:{sub.id}:{stamp}")
                     notices.append(Notice("cancelled", sub.user_id, sub.chat_id, sub.target_kind,
                                           sub.target_id, old, None))
-                    log.info("%s %s cancelled: reminder %s withdrawn, user %s told",
-                             sub.target_kind, sub.target_id, sub.id, sub.user_id)
+                    log.info("%s %s cancelled: reminder %s withdrawn, its user told",
+                             sub.target_kind, sub.target_id, sub.id)
                     continue
                 sub.occurrence_start = new
                 self._plan(s, sub, now)
@@ -696,7 +696,7 @@ class ReminderService:
             try:
                 messages.append(self._render(row))
             except Exception as error:  # a broken record must not leave the row claimed forever
-                log.exception("could not build message %s", row.delivery_key)
+                log.exception("could not build message %s", loggable_key(row.delivery_key))
                 self.mark_failed(row.delivery_key, reason=f"render: {error}")
         return messages
 
@@ -710,9 +710,9 @@ class ReminderService:
         for row in rows:
             if row.not_after <= now:
                 row.status = st.DROPPED
-                log.info("dropped %s for user %s: due %s, missed (the bot was down) and %s "
-                         "already started", row.delivery_key, row.user_id,
-                         row.due_at.isoformat(), row.target_id or "the week")
+                log.info("dropped %s: due %s, missed (the bot was down) and %s already started",
+                         loggable_key(row.delivery_key), row.due_at.isoformat(),
+                         row.target_id or "the week")
                 continue
             if quiet and not self._may_break_quiet(row, quiet_end):
                 row.due_at = quiet_end  # held back until the quiet hours end
@@ -870,7 +870,7 @@ class ReminderService:
             s.execute(update(Reminder).where(Reminder.delivery_key == key,
                                              Reminder.status == st.SENDING)
                       .values(status=st.FAILED))
-        log.warning("message %s failed for good: %s", key, reason)
+        log.warning("message %s failed for good: %s", loggable_key(key), reason)
 
     def mark_blocked(self, key: str) -> int:
         """The user blocked the bot: unsubscribe them from everything; return rows withdrawn."""
@@ -897,7 +897,8 @@ class ReminderService:
                                                         Reminder.status == st.SENDING)).all():
                 if row.attempts >= max_attempts:
                     row.status = st.FAILED
-                    log.error("message %s given up after %d attempts", key, row.attempts)
+                    log.error("message %s given up after %d attempts", loggable_key(key),
+                              row.attempts)
                 else:
                     row.status, row.due_at = st.PENDING, retry_at
         self._changed()

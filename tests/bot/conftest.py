@@ -56,14 +56,20 @@ def module_services(
 
 
 @pytest.fixture
-def services(module_services: Services, tmp_path: Path) -> Services:
+def sqlite_busy_timeout() -> float:
+    """Return how long the test database waits for a lock (fault tests override it: shorter)."""
+    return 5.0
+
+
+@pytest.fixture
+def services(module_services: Services, tmp_path: Path, sqlite_busy_timeout: float) -> Services:
     """Return the module's services with a fresh database for this test (every store on it)."""
     from flows.service import FlowService
     from flows.store import FlowStore
     from reminders.service import ReminderService
 
     base = module_services
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.sqlite3'}", busy_timeout=sqlite_busy_timeout)
     knowledge = base.knowledge
     flow_store = FlowStore(engine=engine)
     flow_store.create_schema()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
+from bot import answers as answers_module
 from bot.storage import FeedbackRow, QuestionRow, UnansweredRow
 from bot_api_emulator import BotMessage
 from tests.bot.conftest import BotRunner
@@ -52,7 +55,17 @@ async def test_first_contact_language_question_source_feedback(running: BotRunne
     update = await anna.press(answer, "👎")
     reply = await emulator.wait_for_callback_answer(update["callback_query"]["id"])
     assert "Thank you" in reply["text"]
-    [ask_reason] = await emulator.wait_for(anna.chat_id)
+    [reasons] = await emulator.wait_for(anna.chat_id)
+    assert "What was wrong?" in reasons.text
+    assert reasons.button_texts == [
+        "❌ Wrong answer",
+        "🤔 Not what I asked",
+        "📅 Out of date",
+        "✍️ Other: I will write it",
+        "Skip",
+    ]
+    await anna.press(reasons, "✍️ Other: I will write it")
+    [ask_reason] = await emulator.wait_for_edits(anna.chat_id)
     assert "what was missing" in ask_reason.text
     await anna.send_text("I wanted the dates for next year")
     [thanks] = await emulator.wait_for(anna.chat_id)
@@ -88,7 +101,9 @@ async def test_restart_mid_conversation_keeps_the_state(running: BotRunner) -> N
     await lucia.send_text(ENROLMENT_EN)
     [answer] = await emulator.wait_for(lucia.chat_id, timeout=15)
     await lucia.press(answer, "👎")
-    [ask_reason] = await emulator.wait_for(lucia.chat_id)
+    [reasons] = await emulator.wait_for(lucia.chat_id)
+    await lucia.press(reasons, "✍️ Other: I will write it")
+    [ask_reason] = await emulator.wait_for_edits(lucia.chat_id)
     assert "what was missing" in ask_reason.text
 
     await running.restart()  # the process goes away while the bot waits for the reason
@@ -135,3 +150,58 @@ async def test_follow_ups_and_other_languages_through_the_bot(running: BotRunner
     [reply] = await emulator.wait_for(pierre.chat_id, timeout=15)
     assert "Non ho questa informazione" not in reply.text
     assert "Sources" in reply.text or "Fonti" in reply.text or "📄" in reply.text
+
+
+async def test_a_question_after_thumbs_down_is_answered_not_taken_as_the_reason(
+    running: BotRunner,
+) -> None:
+    emulator = running.emulator
+    gino = emulator.create_user("Gino", language_code="it")
+    await gino.send_text("Come iscrivo mio figlio alla scuola primaria?")
+    [answer] = await emulator.wait_for(gino.chat_id, timeout=15)
+    await gino.press(answer, "👎")
+    [reasons] = await emulator.wait_for(gino.chat_id)
+    await gino.press(reasons, "✍️ Altro: lo scrivo")
+    await emulator.wait_for_edits(gino.chat_id)
+
+    await gino.send_text("e corsi di inglese per adulti?")
+    [reply] = await emulator.wait_for(gino.chat_id, timeout=15)
+    assert "lo leggerà il personale" not in reply.text
+    assert "👍" in reply.button_texts  # an answer, with its feedback buttons
+    with running.services.engine.connect() as connection:
+        reasons_kept = connection.execute(select(FeedbackRow.reason)).scalars().all()
+        questions = connection.execute(select(func.count()).select_from(QuestionRow)).scalar()
+    assert reasons_kept == [None] and questions == 2
+
+
+async def test_a_reason_button_is_stored_without_typing(running: BotRunner) -> None:
+    emulator = running.emulator
+    ada = emulator.create_user("Ada", language_code="en")
+    await ada.send_text(ENROLMENT_EN)
+    [answer] = await emulator.wait_for(ada.chat_id, timeout=15)
+    await ada.press(answer, "👎")
+    [reasons] = await emulator.wait_for(ada.chat_id)
+    await ada.press(reasons, "📅 Out of date")
+    [thanks] = await emulator.wait_for_edits(ada.chat_id)
+    assert "staff will read it" in thanks.text and not thanks.button_texts
+    with running.services.engine.connect() as connection:
+        stored = connection.execute(select(FeedbackRow.reason)).scalars().all()
+    assert stored == ["[out of date]"]
+
+
+async def test_a_late_message_after_other_is_a_new_question(
+    running: BotRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(answers_module, "REASON_TIMEOUT_SECONDS", 0.3)
+    emulator = running.emulator
+    ugo = emulator.create_user("Ugo", language_code="en")
+    await ugo.send_text(ENROLMENT_EN)
+    [answer] = await emulator.wait_for(ugo.chat_id, timeout=15)
+    await ugo.press(answer, "👎")
+    [reasons] = await emulator.wait_for(ugo.chat_id)
+    await ugo.press(reasons, "Other")
+    await emulator.wait_for_edits(ugo.chat_id)
+    await asyncio.sleep(0.5)
+    await ugo.send_text("English courses for adults")
+    [reply] = await emulator.wait_for(ugo.chat_id, timeout=15)
+    assert "staff will read it" not in reply.text and "👍" in reply.button_texts

@@ -14,6 +14,8 @@ import pytest
 
 from bot_api_emulator import BotApiEmulator
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 SCRIPT = """
 import logging
 from learncity.app import build_services
@@ -43,6 +45,10 @@ def environment_for(emulator: BotApiEmulator, knowledge: Path, data: Path) -> di
         "LEARNCITY_KNOWLEDGE_DIR": str(knowledge),
         "LEARNCITY_DATA_DIR": str(data),
         "ADMIN_USER_IDS": "",
+        # The code under test, not whichever checkout the virtualenv's editable install points to.
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
     }
 
 
@@ -107,7 +113,9 @@ async def test_kill_9_loses_nothing_the_resident_was_told(
         await rosa.send_text("How do I enrol my child in primary school?")
         [answer] = await emulator.wait_for(rosa.chat_id, timeout=20)
         await rosa.press(answer, "👎")
-        [ask_reason] = await emulator.wait_for(rosa.chat_id)
+        [reasons] = await emulator.wait_for(rosa.chat_id)
+        await rosa.press(reasons, "✍️ Other: I will write it")
+        [ask_reason] = await emulator.wait_for_edits(rosa.chat_id)
         assert "what was missing" in ask_reason.text
     finally:
         process.kill()  # SIGKILL: no shutdown, no final persistence run

@@ -114,8 +114,10 @@ async def test_privacy_shows_and_forget_deletes_everything(running: BotRunner) -
 
     await pia.send_command("privacy")
     [shown] = await emulator.wait_for(pia.chat_id)
-    assert "language: en" in shown.text and "topic:digital-skills" in shown.text
+    assert "language: English" in shown.text
+    assert "topics you browsed: Digital skills" in shown.text
     assert "answers you rated: 1" in shown.text
+    assert "{" not in shown.text and "'" not in shown.text  # a list, not Python dicts
 
     await pia.send_command("forget")
     [confirm] = await emulator.wait_for(pia.chat_id)

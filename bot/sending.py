@@ -1,0 +1,122 @@
+"""The one choke point every Bot API request passes: rate limits, retries, and what finally failed.
+
+`ResilientRateLimiter` is PTB's `AIORateLimiter` (overall and per-chat limits; a 429 waits the
+`retry_after` Telegram asks for, pausing every request meanwhile, up to `max_retries` times) with
+one more layer outside it: transient failures (a 5xx, a dropped connection, a time-out) are retried
+with exponential back-off and jitter (tenacity), a bounded number of times. A message that still
+cannot be sent is handed to `on_undelivered` (the bot records it, masked, for /stats) before the
+error goes on to the error handler.
+
+Errors that retrying cannot fix are never retried: `BadRequest` (a bug, or a message that no longer
+exists), `Forbidden` (the resident blocked the bot), `InvalidToken`, `Conflict`.
+A retried time-out may, rarely, deliver a message twice (Telegram may have sent the first one
+before the answer was lost): a duplicate is better than a silent loss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import AIORateLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+log = logging.getLogger(__name__)
+
+#: Methods whose failure loses something the resident should have read.
+_MESSAGES = ("send",)
+_NOT_MESSAGES = frozenset({"sendChatAction"})
+
+Undelivered = Callable[[str, dict[str, Any], BaseException], Awaitable[None]]
+JSON = bool | dict[str, Any] | list[dict[str, Any]]
+
+
+def is_transient(error: BaseException) -> bool:
+    """Return True for failures worth retrying: 5xx, network trouble, time-outs (not 400s)."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+
+
+def is_message(endpoint: str) -> bool:
+    """Return True for the methods that carry a message to a resident."""
+    return endpoint.startswith(_MESSAGES) and endpoint not in _NOT_MESSAGES
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    # The error's type only: its text could quote the request.
+    log.warning(
+        "Bot API request failed (%s), attempt %d: retrying in %.1f s",
+        type(error).__name__,
+        state.attempt_number,
+        wait,
+    )
+
+
+class ResilientRateLimiter(AIORateLimiter):
+    """`AIORateLimiter` that also retries transient failures and reports what was finally lost."""
+
+    def __init__(
+        self,
+        *,
+        overall_max_rate: float = 30,
+        max_retries: int = 5,
+        network_attempts: int = 4,
+        first_wait: float = 0.5,
+        max_wait: float = 8.0,
+        on_undelivered: Undelivered | None = None,
+    ) -> None:
+        if network_attempts < 1:
+            raise ValueError(f"network_attempts ({network_attempts}) must be at least 1")
+        if max_retries < 0:
+            raise ValueError(f"max_retries ({max_retries}) must not be negative")
+        super().__init__(overall_max_rate=overall_max_rate, max_retries=max_retries)
+        self._network_attempts = network_attempts
+        self._first_wait = first_wait
+        self._max_wait = max_wait
+        self._on_undelivered = on_undelivered
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSON]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> JSON:
+        """Send through the rate limiter; retry transient failures; report a lost message."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self._network_attempts),
+            wait=wait_exponential_jitter(initial=self._first_wait, max=self._max_wait),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            result: JSON = await retrying(
+                super().process_request, callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+            return result
+        except (RetryAfter, NetworkError) as error:
+            if (is_transient(error) or isinstance(error, RetryAfter)) and is_message(endpoint):
+                log.error("%s not delivered after every retry (%s)", endpoint, type(error).__name__)
+                if self._on_undelivered is not None:
+                    try:
+                        await self._on_undelivered(endpoint, data, error)
+                    except Exception as record_error:  # recording must not hide the real error
+                        # Its type only: a database error's text quotes the row (a chat id).
+                        log.error(
+                            "could not record an undelivered %s (%s)",
+                            endpoint,
+                            type(record_error).__name__,
+                        )
+            raise
