@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint check index bench clean
+.PHONY: run test test-servers lint check index bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+# The same suite with PostgreSQL and the Chroma server required (installs PostgreSQL if missing).
+test-servers: $(BIN)/.installed
+	bash .ci/postgres
+	LEARNCITY_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

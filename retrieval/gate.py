@@ -79,7 +79,8 @@ class RelevanceGate:
         nearest = self._off_topics.nearest(vector) if self._off_topics is not None else None
         # The folder's evidence counts its words too: "come faccio lo SPID?" shares little
         # meaning with a page but names exactly what it is about.
-        evidence = max(relevance, max(doc.score for doc in ranked[:TOP_DOCUMENTS]))
+        top = [hit for doc in ranked[:TOP_DOCUMENTS] for hit in doc.hits]
+        evidence = max(relevance, max((hit.dense + hit.lexical) / 2 for hit in top))
         if (
             nearest is not None
             and relevance < COVERED
