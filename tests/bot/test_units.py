@@ -223,13 +223,16 @@ def test_every_store_with_personal_data_is_listed_for_forget(tmp_path: Path) -> 
             return 0
 
     storage = BotStorage(engine=make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
-    skills, reminder_store = Store(), Store()
+    skills, reminder_store, contexts = Store(), Store(), Store()
     services = SimpleNamespace(
         skills=skills,  # a service that is itself a store
         reminders=SimpleNamespace(store=reminder_store),  # a service that holds one
+        contexts=contexts,  # the conversations kept for follow-ups
     )
-    assert _user_stores(services, storage) == [storage, skills, reminder_store]  # type: ignore[arg-type]
-    assert _user_stores(SimpleNamespace(skills=None, reminders=None), storage) == [storage]  # type: ignore[arg-type]
+    expected = [storage, skills, reminder_store, contexts]
+    assert _user_stores(services, storage) == expected  # type: ignore[arg-type]
+    bare = SimpleNamespace(skills=None, reminders=None, contexts=contexts)
+    assert _user_stores(bare, storage) == [storage, contexts]  # type: ignore[arg-type]
 
 
 def test_the_error_log_holds_no_message_text_and_no_token() -> None:
