@@ -379,7 +379,10 @@ class QueryParser:
                 or matched.strip() in self._relative_days
             )
             if not has_day and any(word in self._month_names for word in core):
-                start, end = _month(local.year, local.month, self._zone)
+                # "A dicembre" asked on 2 December: the rest of this December, not next year's
+                # (dateparser prefers the future, and 1 December has passed).
+                year = now.year if local.month == now.month else local.year
+                start, end = _month(year, local.month, self._zone)
                 if start < now < end:
                     start = now
                 return start, end, ()

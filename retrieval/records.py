@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from learncity.content.loader import KnowledgeBase
 
 MAX_CARDS = 5
+LISTING_CARDS = 12  # "what's on in December?": the window is the question, show more of it
 # Cards must be nearly as relevant as the best one: no filler cards.
 CARD_RELATIVE_FLOOR = 0.8
 AUDIENCE_BOOST = 0.03
@@ -266,7 +267,7 @@ class Catalogue:
             ]
         found.sort(key=lambda item: (-item[0], item[1], item[2].id))
         if by_time:
-            return sorted(found[:MAX_CARDS], key=lambda item: (item[1], item[2].id))
+            return sorted(found[:LISTING_CARDS], key=lambda item: (item[1], item[2].id))
         return found[:MAX_CARDS]  # the asked-for event first ("talk on dyslexia in March")
 
     def rank(self, hits: Sequence[Hit], wanted: Filters, now: dt.datetime) -> list[Candidate]:

@@ -613,3 +613,26 @@ def test_a_follow_up_is_answered_about_the_previous_records(assistant: Assistant
     # The same words with no conversation are a question of their own.
     alone = assistant.ask("quanto costa?", now=NOW)
     assert not alone.cards or alone.cards[0].id != "ita-l2-librino-sera"
+
+
+def test_an_event_added_this_month_is_found_by_a_month_question(services: Services) -> None:
+    added = services.settings.knowledge_dir / "events" / "added-december.yaml"
+    added.write_text(
+        "events:\n"
+        "  - id: ev-added-lanterns\n"
+        "    title: {it: Laboratorio di lanterne di carta, en: Paper lantern workshop}\n"
+        "    description: {it: Costruiamo lanterne per la festa., en: We build lanterns.}\n"
+        "    topics: [arts-culture]\n"
+        "    audiences: [everyone]\n"
+        "    start: 2026-12-12 16:00\n",
+        "utf-8",
+    )
+    try:
+        assert services.knowledge.reload().ok
+        now = dt.datetime(2026, 12, 2, 10, 0, tzinfo=ROME)
+        answer = services.assistant.ask("eventi a dicembre?", now=now)
+        assert "ev-added-lanterns" in [card.id for card in answer.cards], shown(answer)
+        assert all(card.next_start and card.next_start.year == 2026 for card in answer.cards)
+    finally:
+        added.unlink()
+        services.knowledge.reload()

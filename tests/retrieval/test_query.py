@@ -327,3 +327,15 @@ def test_time_windows_and_needs_in_other_languages(parser: QueryParser) -> None:
     speaks = parser.parse("curso de italiano, mi madre solo habla árabe", now=WEDNESDAY)
     assert speaks.filters.topics == ("italian-language",)
     assert speaks.implied_audiences == ("seniors", "migrants")
+
+
+def test_the_current_month_means_the_rest_of_it() -> None:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Europe/Rome")
+    now = dt.datetime(2026, 12, 2, 10, 0, tzinfo=zone)
+    parsed = QueryParser(zone=zone).parse("eventi a dicembre?", lang="it", now=now)
+    assert parsed.filters.starts_after == now
+    assert parsed.filters.starts_before == dt.datetime(2027, 1, 1, tzinfo=zone)
+    later = QueryParser(zone=zone).parse("eventi a marzo?", lang="it", now=now)
+    assert later.filters.starts_after == dt.datetime(2027, 3, 1, tzinfo=zone)
