@@ -34,7 +34,7 @@ from learncity.content.models import Event, Programme
 from learncity.i18n import supported_languages, t
 from retrieval.cards import contact_line, describe_filters
 from retrieval.conversation import Context, Reading, read_follow_up
-from retrieval.gate import RelevanceGate, Verdict
+from retrieval.gate import RelevanceGate, TopicInventory, Verdict
 from retrieval.language import LanguageIdentifier
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
 from retrieval.llm import LLMPhraser
@@ -128,6 +128,7 @@ class AnswerEngine:
         self._llm = llm
         self._default_lang = default_lang
         self._passages = PassageComposer(embeddings=embeddings)
+        self._topics = TopicInventory(embeddings=embeddings)
         self.catalogue = Catalogue(knowledge=knowledge, zone=zone)
         self._parser_lock = threading.Lock()
         self._parser: tuple[int, QueryParser] | None = None
@@ -199,7 +200,7 @@ class AnswerEngine:
                 return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
         hits = self._retrieve(understood)
         ranked = rank_documents(hits)
-        verdict = self._gate.judge(understood.vector, ranked)
+        verdict = self._gate.judge(understood.vector, ranked, topic=self._topic(understood.vector))
         answer, route = self._compose(understood, hits, ranked, verdict, moment)
         follow_up = "refinement" if understood.reading.refinement else ""
         answer = replace(answer, question=question, follow_up=follow_up)
@@ -296,6 +297,13 @@ class AnswerEngine:
             # words match Italian pages by accident. Meaning alone ranks it.
             return self._searcher.search(text, k=SEARCH_K, weights=DENSE_ONLY)
         return self._searcher.search(text, k=SEARCH_K)
+
+    def _topic(self, vector: np.ndarray | None) -> float:
+        """Return the question's cosine with the closest title or heading of the folder."""
+        if vector is None:
+            return 0.0
+        matrix = self._topics.matrix(getattr(self._searcher, "lexical", None))
+        return float(np.max(matrix @ vector)) if len(matrix) else 0.0
 
     # --- 5. compose ------------------------------------------------------------------------------
     def _compose(

@@ -12,20 +12,25 @@ it), never a list of Italian or English words. Two checks:
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
+from learncity.content.guides import title_from_filename
 from retrieval.examples import ExampleBank
 from retrieval.rank import Ranked
+from retrieval.types import Chunk
 
 # Calibrated on the dev halves (sample, multilingual, out-of-scope sets): see docs/benchmarks.md.
 DEFAULT_THRESHOLD = 0.20
 # An off-topic example vetoes an answer when it is at least this close to the question and
 # beats the folder's best passage by the margin.
-OFF_TOPIC_MIN = 0.45
-OFF_TOPIC_MARGIN = 0.10
+OFF_TOPIC_MIN = 0.48
+OFF_TOPIC_MARGIN = 0.0
 # A passage this close to the question means the folder covers it, whatever it resembles.
 COVERED = 0.45
 TOP_DOCUMENTS = 3
@@ -71,8 +76,14 @@ class RelevanceGate:
         if self._off_topics is not None:
             self._off_topics.warm_up()
 
-    def judge(self, vector: np.ndarray | None, ranked: Sequence[Ranked]) -> Verdict:
-        """Return the verdict for a question with this vector and these ranked documents."""
+    def judge(
+        self, vector: np.ndarray | None, ranked: Sequence[Ranked], *, topic: float = 0.0
+    ) -> Verdict:
+        """Return the verdict for a question with this vector and these ranked documents.
+
+        `topic`: the question's similarity to the closest title or heading of the folder (what
+        the folder says it is about), short texts compared with a short question.
+        """
         relevance = relevance_of(ranked)
         if vector is None or not ranked:
             return Verdict(False, relevance)
@@ -80,7 +91,7 @@ class RelevanceGate:
         # The folder's evidence counts its words too: "come faccio lo SPID?" shares little
         # meaning with a page but names exactly what it is about.
         top = [hit for doc in ranked[:TOP_DOCUMENTS] for hit in doc.hits]
-        evidence = max(relevance, max((hit.dense + hit.lexical) / 2 for hit in top))
+        evidence = max(relevance, topic, max((hit.dense + hit.lexical) / 2 for hit in top))
         if (
             nearest is not None
             and relevance < COVERED
@@ -88,3 +99,49 @@ class RelevanceGate:
         ):
             return Verdict(False, relevance, nearest.label)
         return Verdict(relevance >= self._threshold, relevance)
+
+
+class TopicInventory:
+    """What the folder says it is about: every document title and section heading, embedded.
+
+    Rebuilt when the indexed chunks change; titles already embedded are kept by text.
+    """
+
+    def __init__(self, *, embeddings: Embeddings) -> None:
+        self._embeddings = embeddings
+        self._vectors: dict[str, np.ndarray] = {}
+        self._built: tuple[object, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def matrix(self, lexical: object) -> np.ndarray:
+        """Return the title and heading vectors of the chunks the searcher holds now."""
+        chunks = getattr(lexical, "chunks", None) or []
+        with self._lock:
+            if self._built is not None and self._built[0] is chunks:
+                return self._built[1]
+            names: set[str] = set()
+            for chunk in chunks:
+                section = str(chunk.metadata.get("section", "")).strip()
+                heading = re.split(r"[›>]", section)[-1].strip() if section else ""
+                names.update(n for n in (_real_title(chunk), heading) if n)
+            missing = sorted(name for name in names if name not in self._vectors)
+            if missing:
+                vectors = self._embeddings.embed_documents(missing)
+                self._vectors.update(
+                    zip(missing, np.asarray(vectors, dtype=np.float32), strict=True)
+                )
+            ordered = sorted(names)
+            matrix = (
+                np.vstack([self._vectors[name] for name in ordered])
+                if ordered
+                else np.zeros((0, 1), dtype=np.float32)
+            )
+            self._built = (chunks, matrix)
+            return matrix
+
+
+def _real_title(chunk: Chunk) -> str:
+    """Return the chunk's document title, "" when it is only the file's name."""
+    title = str(chunk.metadata.get("title", "")).strip()
+    path = str(chunk.metadata.get("path", ""))
+    return "" if path and title == title_from_filename(path) else title

@@ -341,11 +341,17 @@ class Catalogue:
         if schedule is not None and schedule.end_date and schedule.end_date < now.date():
             return False  # over: never suggest a course that has ended
         slots = schedule.weekly if schedule is not None else []
-        if wanted.time_of_day and not any(
-            time_of_day(s.start) == wanted.time_of_day for s in slots
+        # A programme with no weekly times (only notes: "evenings, Monday to Friday") cannot be
+        # ruled out by the hour or the day asked: unknown is not "no".
+        if slots and wanted.time_of_day and not any(
+            wanted.time_of_day in periods_of(s.start, s.end) for s in slots
         ):
             return False
-        if wanted.weekdays and not any(WEEKDAYS.index(s.day) in wanted.weekdays for s in slots):
+        if (
+            slots
+            and wanted.weekdays
+            and not any(WEEKDAYS.index(s.day) in wanted.weekdays for s in slots)
+        ):
             return False
         start, end = wanted.starts_after, wanted.starts_before
         if start is None and end is None:
@@ -514,6 +520,17 @@ class Catalogue:
 
 
 # --- helpers ---
+def periods_of(start: dt.time, end: dt.time | None) -> set[str]:
+    """Return the parts of the day a weekly slot runs in (16:30-21:30: afternoon and evening)."""
+    found = {time_of_day(start)}
+    if end is not None:
+        last = (dt.datetime.combine(dt.date.min, end) - dt.timedelta(minutes=1)).time()
+        found.add(time_of_day(last))
+        if time_of_day(start) == "morning" and time_of_day(last) == "evening":
+            found.add("afternoon")
+    return found
+
+
 def focus(
     candidates: list[Candidate], wanted: Filters, implied: tuple[str, ...]
 ) -> list[Candidate]:
