@@ -84,6 +84,7 @@ class Reading:
 
     attribute: str | None = None  # cost, where, when, enrol, contact: a detail of the records
     refinement: bool = False  # the previous question, changed by these words
+    about_records: bool = False  # the refinement asks what records say (when, where, cost)
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
@@ -117,7 +118,7 @@ def read_follow_up(text: str, context: Context) -> Reading:
             # About the records just shown; with none, the previous question asked again.
             if context.records:
                 return Reading(attribute=attribute)
-            return Reading(refinement=True)
+            return Reading(refinement=True, about_records=attribute != "contact")
     if (pattern := cues.get("detail")) is not None and pattern.search(folded):
         return Reading(refinement=True)
     if (pattern := cues.get("continuation")) is not None and pattern.match(folded):

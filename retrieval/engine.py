@@ -322,10 +322,14 @@ class AnswerEngine:
         named = self.catalogue.records_for(wanted, parsed.implied_audiences)
         if not verdict.answer and not (named and not verdict.off_topic):
             return self._abstain(understood, ranked), "abstain"
-        asks_records = parsed.wants_programmes or parsed.wants_events
+        # "When is it open?" after a guide answer asks what a programme or event card says.
+        asks_records = (
+            parsed.wants_programmes or parsed.wants_events or understood.reading.about_records
+        )
         # "Aperta la domenica?" asks when a place opens (a guide), unless a record leads.
         hours_only = parsed.opening_hours and bool(ranked) and ranked[0].kind == "guide"
-        if not hours_only and self._wants_cards(ranked, asks_records, wanted):
+        near = understood.reading.about_records
+        if not hours_only and self._wants_cards(ranked, asks_records, wanted, near_records=near):
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None:
                 return carded, "cards"
@@ -334,18 +338,27 @@ class AnswerEngine:
             return self._abstain(understood, ranked), "abstain"
         return guide, "guide"
 
-    def _wants_cards(self, ranked: Sequence[Ranked], asks_records: bool, wanted: Filters) -> bool:
+    def _wants_cards(
+        self,
+        ranked: Sequence[Ranked],
+        asks_records: bool,
+        wanted: Filters,
+        *,
+        near_records: bool = False,
+    ) -> bool:
         if not ranked:
             return False
         if ranked[0].kind in ("programme", "event"):
             return True
-        best_record = next(
-            (doc.score for doc in ranked if doc.kind in ("programme", "event")), 0.0
-        )
+        best_record = next((doc.score for doc in ranked if doc.kind in ("programme", "event")), 0.0)
         # Free, where, when: constraints only records have (a course's teaching language is
         # also a guide's subject: "the master's degree taught in English").
         constrained = not replace(wanted, audiences=(), topics=(), languages=()).is_empty()
-        if asks_records and constrained and best_record >= RECORDS_NEAR * ranked[0].score:
+        if (
+            asks_records
+            and (constrained or near_records)
+            and best_record >= RECORDS_NEAR * ranked[0].score
+        ):
             return True  # "free evening lessons in Librino": the constraints are about records
         return asks_records and best_record >= CARDS_OVER_GUIDE * ranked[0].score
 
@@ -630,11 +643,7 @@ def _in_language(guides: Sequence[Ranked], lang: str) -> Ranked:
     if best.lang == lang:
         return best
     for doc in guides[1:6]:
-        if (
-            doc.lang == lang
-            and doc.score >= SAME_LANGUAGE_RATIO * best.score
-            and _twins(best, doc)
-        ):
+        if doc.lang == lang and doc.score >= SAME_LANGUAGE_RATIO * best.score and _twins(best, doc):
             return doc
     return best
 
@@ -685,5 +694,3 @@ def _language_name(code: str, lang: str) -> str:
     except (ValueError, TypeError, ImportError):
         name = None
     return name or code
-
-
