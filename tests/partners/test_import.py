@@ -222,3 +222,24 @@ async def test_a_url_that_never_finishes_times_out(knowledge: Path) -> None:
     finally:
         await runner.cleanup()
     assert not os.path.exists(knowledge / "partners" / "cpia")
+
+
+def test_imported_listings_answer_residents_with_their_cards(
+    knowledge: Path, tmp_path: Path, embeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import retrieval.embedding
+
+    monkeypatch.setattr(retrieval.embedding, "make_embeddings", lambda settings: embeddings)
+    assert run_cli(knowledge, "import", str(ICS), "--partner", "biblioteca-ursino")[0] == 0
+    assert run_cli(knowledge, "import", str(JSONLD), "--partner", "cpia")[0] == 0
+    data = tmp_path / "data"
+    code, out = run_cli(
+        knowledge, "--data", str(data), "ask", "presentazione del libro Etna e dintorni", "--json"
+    )
+    assert code == 0, out
+    answer = json.loads(out)
+    assert not answer["abstained"]
+    ids = [e["id"] for e in answer["events"]] + [s["record_id"] for s in answer["sources"]]
+    assert "biblioteca-ursino-presentazione-libro" in ids, answer
