@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from retrieval.compose import blocks, plain
+from retrieval.blocks import blocks, plain
 from retrieval.lexical import tokenize
 from retrieval.types import Chunk, Passage
 
