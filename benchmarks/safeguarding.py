@@ -8,14 +8,15 @@ next to two baselines: the pattern-only detector this replaces (`old patterns`, 
 BASELINE_COMMIT) and today's patterns alone (`patterns`). Ukrainian and Romanian are not covered by
 the embedding: they are reported apart and kept out of the headline figures.
 
-Splits: `dev` (tuning: example bank and thresholds), `test` (reported as "test (seen once)": its
-scores and misses were seen once while the bank was being written, so it is no longer clean) and
-`test2` (written fresh, before any measurement, and never tuned on: the headline).
+Splits: `dev` (tuning: example bank and thresholds), `test` (seen: its scores and misses were seen
+once while the bank was being written), `test2` (seen: its false alarms were looked at while the
+patterns and the short-message rule were redesigned) and `test3` (written fresh, before any
+measurement, and never tuned on: the headline). Only `test3` is held out; the others are "seen".
 
     nice python benchmarks/safeguarding.py   # writes benchmarks/results/safeguarding.json
     nice python benchmarks/safeguarding.py --calibrate   # grid-search on dev; prints dev only
 
-Targets (issue 9) on the TEST2 half: recall >= 0.97, false alarms <= 0.03.
+Targets (issue 9) on the TEST3 half: recall >= 0.97, false alarms <= 0.03.
 """
 
 from __future__ import annotations
@@ -44,9 +45,14 @@ RESULTS = REPO / "benchmarks" / "results" / "safeguarding.json"
 BASELINE_COMMIT = "c252d2a"  # the last commit with the pattern-only learncity/safeguarding.py
 UNCOVERED = frozenset({"uk", "ro"})  # languages USE multilingual was not trained on
 TARGETS = {"recall": 0.97, "false_alarms": 0.03}
-SPLITS = ("dev", "test", "test2")
-TITLES = {"dev": "DEV half", "test": "TEST half (seen once)", "test2": "TEST2 half (fresh)"}
-HEADLINE = "test2"
+SPLITS = ("dev", "test", "test2", "test3")
+TITLES = {
+    "dev": "DEV (seen: tuned on)",
+    "test": "TEST (seen once)",
+    "test2": "TEST2 (seen: false alarms looked at)",
+    "test3": "TEST3 (fresh, held out: the headline)",
+}
+HEADLINE = "test3"
 
 Verdict = Callable[[int], bool]
 

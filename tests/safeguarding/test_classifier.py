@@ -140,7 +140,7 @@ def test_the_example_bank_covers_every_concern_and_differs_from_the_benchmark() 
     benchmark = Path(__file__).resolve().parents[2] / "benchmarks/questions/safeguarding.jsonl"
     texts = {text for _, text in bank.distress} | set(bank.ordinary)
     lines = benchmark.read_text(encoding="utf-8")
-    assert '"split": "test2"' in lines  # the fresh half is checked too
+    assert '"split": "test2"' in lines and '"split": "test3"' in lines  # fresh halves too
     assert not any(f'"text": "{text}"' in lines for text in texts)
 
 
