@@ -8,14 +8,15 @@ next to two baselines: the pattern-only detector this replaces (`old patterns`, 
 BASELINE_COMMIT) and today's patterns alone (`patterns`). Ukrainian and Romanian are not covered by
 the embedding: they are reported apart and kept out of the headline figures.
 
-Splits: `dev` (tuning: example bank and thresholds), `test` (reported as "test (seen once)": its
-scores and misses were seen once while the bank was being written, so it is no longer clean) and
-`test2` (written fresh, before any measurement, and never tuned on: the headline).
+Splits: `dev` (tuning: example bank and thresholds), `test` (seen: its scores and misses were seen
+once while the bank was being written), `test2` (seen: its false alarms were looked at while the
+patterns and the short-message rule were redesigned) and `test3` (written fresh, before any
+measurement, and never tuned on: the headline). Only `test3` is held out; the others are "seen".
 
     nice python benchmarks/safeguarding.py   # writes benchmarks/results/safeguarding.json
     nice python benchmarks/safeguarding.py --calibrate   # grid-search on dev; prints dev only
 
-Targets (issue 9) on the TEST2 half: recall >= 0.97, false alarms <= 0.03.
+Targets (issue 9) on the TEST3 half: recall >= 0.97, false alarms <= 0.03.
 """
 
 from __future__ import annotations
@@ -44,9 +45,14 @@ RESULTS = REPO / "benchmarks" / "results" / "safeguarding.json"
 BASELINE_COMMIT = "c252d2a"  # the last commit with the pattern-only learncity/safeguarding.py
 UNCOVERED = frozenset({"uk", "ro"})  # languages USE multilingual was not trained on
 TARGETS = {"recall": 0.97, "false_alarms": 0.03}
-SPLITS = ("dev", "test", "test2")
-TITLES = {"dev": "DEV half", "test": "TEST half (seen once)", "test2": "TEST2 half (fresh)"}
-HEADLINE = "test2"
+SPLITS = ("dev", "test", "test2", "test3")
+TITLES = {
+    "dev": "DEV (seen: tuned on)",
+    "test": "TEST (seen once)",
+    "test2": "TEST2 (seen: false alarms looked at)",
+    "test3": "TEST3 (fresh, held out: the headline)",
+}
+HEADLINE = "test3"
 
 Verdict = Callable[[int], bool]
 
@@ -145,28 +151,63 @@ def print_table(title: str, report: dict[str, Any], detectors: list[str]) -> Non
 
 
 def calibrate(
-    distress: np.ndarray, patt: np.ndarray, best: np.ndarray, ordinary: np.ndarray
-) -> tuple[float, float, float, float]:
-    """Return (min_similarity, min_margin, recall, false alarms): best recall at <= 2% on dev.
+    distress: np.ndarray,
+    patt: np.ndarray,
+    best: np.ndarray,
+    ordinary: np.ndarray,
+    readings: list[Any],
+    short_similarity: float,
+    offer_margin: float,
+) -> dict[str, Any]:
+    """Return min_similarity and min_margin: the best recall at <= 2% false alarms on dev.
 
     Arrays run over the dev messages (covered languages) and the dev half of the resident
-    questions: `distress` marks the distress ones, `patt` the ones an explicit pattern flags.
+    questions: `distress` marks the distress ones, `patt` the ones an explicit pattern flags,
+    `readings` says which are short, name an offer, or carry a word of distress. The short-message
+    and offer rules are set by design (`short_similarity`, `offer_margin`): dev holds too few short
+    or offer-worded distress messages to calibrate them, so what dev allows is only reported.
+    Among the thresholds with the best recall and then the fewest false alarms, the centre of that
+    plateau is returned: the widest margin, and the median similarity at it.
     """
-    found: tuple[float, float, float, float] | None = None
+    plain = np.array([r.distress_word for r in readings])
+    short = np.array([r.short for r in readings]) & ~plain
+    offer = np.array([r.offer for r in readings]) & ~plain
+    scored: list[tuple[float, float, float, float]] = []  # (recall, -false alarms, margin, sim)
     for similarity in np.arange(0.20, 0.80, 0.01):
+        floor = np.where(short, max(similarity, short_similarity), similarity)
+        gap = best - ordinary - np.where(offer, offer_margin, 0.0)
         for margin in np.arange(-0.10, 0.16, 0.01):
-            flagged = patt | ((best >= similarity) & (best - ordinary >= margin))
-            recall = float(flagged[distress].mean())
+            flagged = patt | ((best >= floor) & (gap >= margin))
             false_alarms = float(flagged[~distress].mean())
-            if false_alarms > 0.02:
-                continue
-            # Prefer recall, then fewer false alarms, then the widest margin (most robust).
-            key = (recall, -false_alarms, margin, similarity)
-            if found is None or key > (found[2], -found[3], found[1], found[0]):
-                found = (round(float(similarity), 2), round(float(margin), 2), recall, false_alarms)
-    if found is None:
+            if false_alarms <= 0.02:
+                recall = float(flagged[distress].mean())
+                scored.append((recall, -false_alarms, round(margin, 2), round(similarity, 2)))
+    if not scored:
         raise SystemExit("no thresholds keep dev false alarms at or below 2%")
-    return found
+    top = max(scored)[:2]
+    tied = [key for key in scored if key[:2] == top]
+    # The widest margin (fewest look-alikes flagged), and at it the centre of the plateau of
+    # equally good similarities, not its top edge: that edge is one step from losing recall on
+    # messages dev does not hold.
+    margins = sorted({float(key[2]) for key in tied})
+    margin = margins[-1]
+    similarities = sorted(float(key[3]) for key in tied if key[2] == margin)
+    similarity = similarities[(len(similarities) - 1) // 2]
+    result: dict[str, Any] = {
+        "min_similarity": float(similarity),
+        "min_margin": float(margin),
+        "dev_recall": top[0],
+        "dev_false_alarms": -top[1],
+        "plateau_similarity": [similarities[0], similarities[-1]],
+        "plateau_margin": [margins[0], margins[-1]],
+    }
+    left = distress & ~patt
+    result["dev_short_distress"] = int((left & short).sum())
+    result["dev_short_distress_lowest_similarity"] = (
+        round(float(best[left & short].min()), 2) if (left & short).any() else None
+    )
+    result["dev_offer_distress"] = int((left & offer).sum())
+    return result
 
 
 def resident_questions(path: Path) -> dict[str, list[str]]:
@@ -209,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))  # this checkout's packages, not another editable install
-    from learncity.safeguarding import SafeguardingClassifier, detect, load_examples
+    from learncity.safeguarding import Reading, SafeguardingClassifier, detect, load_examples
     from learncity.safeguarding.classifier import EXAMPLES_PATH
     from retrieval.embedding import UniversalSentenceEncoder
 
@@ -240,27 +281,25 @@ def main(argv: list[str] | None = None) -> int:
     ordinary = np.array([s.ordinary for s in scores])
     halves = {split: [i for i, row in enumerate(rows) if row.split == split] for split in SPLITS}
     dev = halves["dev"]
-    calibration = None
+    calibration: dict[str, Any] | None = None
     residents = resident_questions(RESIDENT_QUESTIONS)
     if args.calibrate:
         covered = [i for i in dev if rows[i].lang not in UNCOVERED]
         extra = [classifier.scores(classifier.embed(q)) for q in residents["dev"]]
-        similarity, margin, recall, false_alarms = calibrate(
+        calibration = calibrate(
             np.array([bool(rows[i].concern) for i in covered] + [False] * len(extra)),
             np.array(
                 [pattern[i] for i in covered] + [detect(q) is not None for q in residents["dev"]]
             ),
             np.concatenate([best[covered], [s.best[1] for s in extra]]),
             np.concatenate([ordinary[covered], [s.ordinary for s in extra]]),
+            [Reading.of(rows[i].text) for i in covered] + [Reading.of(q) for q in residents["dev"]],
+            classifier.short_min_similarity,
+            classifier.offer_margin,
         )
-        calibration = {
-            "min_similarity": similarity,
-            "min_margin": margin,
-            "dev_recall": recall,
-            "dev_false_alarms": false_alarms,
-        }
         print(f"calibrated on dev: {calibration}")
-        classifier.min_similarity, classifier.min_margin = similarity, margin
+        classifier.min_similarity = calibration["min_similarity"]
+        classifier.min_margin = calibration["min_margin"]
 
     detections = [
         classifier.classify(row.text, vector=vector)
@@ -305,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(
         f"\nthresholds: min_similarity={classifier.min_similarity} "
-        f"min_margin={classifier.min_margin}"
+        f"min_margin={classifier.min_margin} "
+        f"short_min_similarity={classifier.short_min_similarity} "
+        f"offer_margin={classifier.offer_margin}"
     )
     print(f"concern named right among flagged (covered): {concern_accuracy}")
     print(f"latency: {latency}")
@@ -350,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         "thresholds": {
             "min_similarity": classifier.min_similarity,
             "min_margin": classifier.min_margin,
+            "short_min_similarity": classifier.short_min_similarity,
+            "offer_margin": classifier.offer_margin,
         },
         "calibration": calibration,
         "baseline": f"learncity/safeguarding.py at {BASELINE_COMMIT}" if old else None,

@@ -21,6 +21,14 @@ from learncity.safeguarding.concerns import Concern, Detection
 # Longest text the patterns read: enough for any real message, bounded for a 10,000-char paste.
 MAX_CHARS = 5000
 
+# "Missing" is about a person, not a name gone from a list: "mia figlia è sparita dalla lista degli
+# iscritti", "my son is missing from the class register" are enrolment questions.
+_NOT_A_LIST = (
+    r"(?!.{0,40}\b(?:list[aei]?s?|elenc\w*|registr\w*|register|roster|iscri\w*|enrol\w*"
+    r"|class(?:e|es)?|cors[oi]|course|lezion[ei]|lessons?|grupp[oi]|group|chat|app|sito|website"
+    r"|foto|photos?|pictures?|schedul\w*|calendar\w*)\b)"
+)
+
 _STRONG: dict[Concern, tuple[str, ...]] = {
     Concern.SELF_HARM: (
         r"(?:voglio|vorrei|voglia di|penso di|pensando di|sto per) "
@@ -94,10 +102,10 @@ _STRONG: dict[Concern, tuple[str, ...]] = {
     ),
     Concern.MISSING_PERSON: (
         r"(?:figli[oa]|bambin[oa]|fratello|sorella|madre|padre|mamma|papà|nonn[oa]|amic[oa]"
-        r"|marito|moglie|ragazz[oa]) (?:è |e' )?(?:scompars[oa]|sparit[oa])",
+        r"|marito|moglie|ragazz[oa]) (?:è |e' )?(?:scompars[oa]|sparit[oa])" + _NOT_A_LIST,
         r"non (?:è|e') (?:più )?tornat[oa] a casa",
         r"(?:son|daughter|child|kid|boy|girl|brother|sister|mother|father|mum|mom|dad|wife"
-        r"|husband|friend) (?:has |is )?(?:gone )?missing",
+        r"|husband|friend) (?:has |is )?(?:gone )?missing(?! out)" + _NOT_A_LIST,
         r"(?:hasn'?t|has not|didn'?t|did not) (?:come|came) (?:back )?home",
     ),
     Concern.FORCED_MARRIAGE: (
@@ -146,20 +154,108 @@ _TOPIC: dict[Concern, tuple[str, ...]] = {
     Concern.BULLYING: (r"bullism\w*", r"cyberbull\w*", r"bullying"),
 }
 
-# A question about an offer: courses, workshops, talks, books, prevention, volunteering.
-_ORDINARY = re.compile(
-    r"\b(?:cors[oi]|laborator\w*|workshop\w*|seminar\w*|incontr[oi]|conferenz\w*|convegn\w*"
-    r"|lezion[ei]|formazion\w*|progett[oi]|webinar\w*|event[oi]|events?|mostr[ae]|libr[oi]"
-    r"|giornat[ae]|campagn[ae]|prevenzion\w*|sensibilizzazion\w*|educazion\w*|sportell[oi]"
-    r"|volontar\w*|iscri\w*|class(?:es)?|courses?|training|talks?|lectures?|sessions?"
-    r"|program(?:me)?s?|books?|awareness|prevent\w*|volunteer\w*|enrol\w*|sign up|film"
-    r"|documentar\w*|teachers?|docenti|insegnanti|per le scuole|for schools|assembl\w*"
-    r"|anti[- ]?\w+|contro il \w+|against \w+|schools?|scuole|genitori|parents"
-    # the same offer words elsewhere in Europe, for an English or Italian topic word
-    r"|palestr\w*|atelier\w*|taller\w*|curs\w*|aulas?|charlas?|kurs\w*|formation\w*"
-    r"|conférence\w*|lezing\w*|szkoleni\w*|warsztat\w*|profesori|ouders|pais|padres|eltern)\b",
+# A question about an offer: courses, workshops, talks, clubs, books, prevention, volunteering, in
+# every language the bot serves (a topic word is as often the subject of a talk as a cry for help).
+# `_ACTIVITY` names the offer itself; `_AUDIENCE` who or what it is for. Singular "school" is left
+# out on purpose: "bullied at school" is distress, "for schools" an offer.
+_ACTIVITY_WORDS = (
+    r"cors[oi]|laborator\w*|workshop\w*|seminar\w*|conferenz\w*|convegn\w*|webinar\w*"
+    r"|event[oi]|mostr[ae]|giornat[ae]|campagn[ae]|sportell[oi]"  # it
+    r"|events?|courses?|talks?|lectures?|program(?:me)?s?|clubs?|meetups?|webinars?|seminars?"
+    r"|conferences?|exhibitions?|screenings?|sign up"  # en
+    r"|oficinas?|palestras?|cursos?|semin[aá]rios?|clubes?|eventos?|campanhas?"  # pt
+    r"|talleres|taller|charlas?|jornadas?|conferencias?|campañas?"  # es
+    r"|ateliers?|conf[eé]rences?|s[eé]minaires?|stages?|campagnes?|soir[eé]es? d'information"
+    r"|[eé]v[eé]nements?"  # fr
+    r"|vortr(?:a|ä)ge?|kurs\w*|fortbildung\w*|schulung\w*|verein\w*|elternabend\w*"
+    r"|veranstaltung\w*|projekt\w*"  # de
+    r"|cursus\w*|lezing\w*|vereniging\w*|ouderavond\w*|voorlichting\w*|evenement\w*"  # nl
+    r"|warsztat\w*|szkoleni\w*|wykład\w*|seminari\w*|sekcj\w*|wydarzeni\w*"  # pl
+    r"|atölye\w*|seminer\w*|konferans\w*|söyleşi\w*|kulüp\w*|kulüb\w*|etkinli\w*"  # tr
+    r"|курс\w*|лекци\w*|лекці\w*|семинар\w*|семінар\w*|тренинг\w*|тренінг\w*"
+    r"|мастер-класс\w*|майстер-клас\w*|кружок\w*|кружк\w*|гурт\w*|секци\w*|секці\w*"
+    r"|вебинар\w*|мероприяти\w*|заход\w*"  # ru, uk
+    r"|curs\w*|ateli\w*|conferinț\w*|evenimen\w*"  # ro
+)
+_AUDIENCE_WORDS = (
+    r"incontr[oi]|lezion[ei]|formazion\w*|progett[oi]|libr[oi]|prevenzion\w*"
+    r"|sensibilizzazion\w*|educazion\w*|volontar\w*|iscri\w*|docenti|insegnanti|scuole"
+    r"|genitori|assembl\w*|contro il \w+"  # it
+    r"|class(?:es)?|training|sessions?|books?|awareness|prevent\w*|volunteer\w*|enrol\w*"
+    r"|film|documentar\w*|teachers?|for schools|schools|parents|anti[- ]?\w+|against \w+"  # en
+    r"|aulas?|forma[cç][aã]o|escolas|pais|professor(?:es|as)|alunos|projetos?|preven[cç][aã]o"
+    r"|conscientiza[cç][aã]o"  # pt
+    r"|clases?|formaci[oó]n|escuelas|colegios|padres|profesores|docentes|prevenci[oó]n"
+    r"|programas?|contra el \w+"  # es
+    r"|cours|formations?|[eé]coles|enseignants|professeurs|pr[eé]vention|sensibilisation"
+    r"|contre le \w+|lutte contre"  # fr
+    r"|eltern|lehrer\w*|lehrkr(?:a|ä)ft\w*|schulen|pr(?:a|ä)vention"  # de
+    r"|trainingen|ouders|leerkrachten|docenten|preventie|scholen"  # nl
+    r"|zajęci\w*|klub\w*|rodzic\w*|nauczyciel\w*|profilaktyk\w*|kampani\w*|szkołach|szkół"
+    r"|spotkani\w*"  # pl
+    r"|eğitim\w*|veli\w*|öğretmen\w*|okullar\w*|önleme\w*|farkındalık\w*|programı?"  # tr
+    r"|клуб\w*|родител\w*|батьк\w*|учител\w*|вчител\w*|педагог\w*|профилактик\w*"
+    r"|профілактик\w*|школах"  # ru, uk
+    r"|club\w*|părinți|profesori|prevenir\w*|campani\w*|școli"  # ro
+)
+_ACTIVITY = re.compile(rf"\b(?:{_ACTIVITY_WORDS})\b", re.IGNORECASE)
+_AUDIENCE = re.compile(rf"\b(?:{_AUDIENCE_WORDS})\b", re.IGNORECASE)
+# Chinese and Arabic offer words: not delimited by spaces (zh), or with prefixes (ar "للأهل").
+_ACTIVITY_UNSPACED = re.compile(
+    r"讲座|课程|工作坊|培训|研讨会|讲习|俱乐部|活动|夏令营"
+    r"|ورش|محاضر|دورة|دورات|نادي|ندوة|فعالي|مخيم"
+)
+_AUDIENCE_UNSPACED = re.compile(
+    r"家长|预防|宣传|防治|反欺凌|反家暴|反霸凌|برنامج|توعية|وقاية|الأهل|للأهل|الأهالي|المعلمين|مدارس"
+    r"|مكافحة"
+)
+
+
+def _about_an_offer(normalised: str) -> bool:
+    return any(
+        pattern.search(normalised)
+        for pattern in (_ACTIVITY, _AUDIENCE, _ACTIVITY_UNSPACED, _AUDIENCE_UNSPACED)
+    )
+
+
+def offer(text: str) -> bool:
+    """Return True when `text` names an offer itself (a course, talk, workshop, club, event).
+
+    Audience words ("parents", "teachers") are left out: they are as common in distress ("my
+    parents want me to marry").
+    """
+    normalised = normalise(text[:MAX_CHARS])
+    return bool(_ACTIVITY.search(normalised) or _ACTIVITY_UNSPACED.search(normalised))
+
+
+# Words of distress itself, in every language the bot serves: a short message that carries one is
+# judged like any other; a short message without one needs a closer match (see classifier.py).
+_DISTRESS_WORDS = re.compile(
+    r"\b(?:help|aiut\w*|ayud\w*|socorr\w*|ajud\w*|aide[zr]?|secours|hilfe|помог\w*"
+    r"|допомож\w*|yardım\w*|imdat|ratunku|pomocy|pomóż\w*|ajutor\w*|sos"
+    r"|scared|afraid|terrified|paura|miedo|peur|angst|medo|страшно|боюсь|боюся|korkuyorum"
+    r"|boję|bang|mi-e frică|frică"
+    r"|die|dying|morire|morir|mourir|sterben|morrer|умереть|помереть|померти|ölmek|umrzeć|dood"
+    r"|danger|pericolo|peligro|perigo|gefahr|опасн\w*|небезпе\w*|tehlike\w*|niebezpiecz\w*"
+    r"|gevaar|pericol)\b"
+    r"|救命|帮帮我|求救|害怕|想死|危险|ساعد|النجدة|خائف|أموت|خطر",
     re.IGNORECASE,
 )
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def distress_word(text: str) -> bool:
+    """Return True when `text` carries an explicit word of distress (help, scared, die...)."""
+    return bool(_DISTRESS_WORDS.search(normalise(text[:MAX_CHARS])))
+
+
+def word_count(text: str) -> int:
+    """Return the number of words in `text`, two Chinese/Japanese/Korean characters a word."""
+    normalised = normalise(text[:MAX_CHARS])
+    cjk = len(_CJK.findall(normalised))
+    spaced = len(_CJK.sub(" ", normalised).split())
+    return spaced + (cjk + 1) // 2
+
 
 _ORDER = tuple(Concern)
 
@@ -187,7 +283,7 @@ def detect(text: str) -> Detection | None:
         return None
     normalised = normalise(text[:MAX_CHARS])
     found = [c for c in _ORDER if c in _STRONG_RE and _STRONG_RE[c].search(normalised)]
-    if not _ORDINARY.search(normalised):
+    if not _about_an_offer(normalised):
         found += [
             c
             for c in _ORDER

@@ -13,7 +13,9 @@ from learncity.safeguarding import (
     Concern,
     Detection,
     ExamplesError,
+    Reading,
     SafeguardingClassifier,
+    Scores,
     detect,
     load_examples,
 )
@@ -140,7 +142,7 @@ def test_the_example_bank_covers_every_concern_and_differs_from_the_benchmark() 
     benchmark = Path(__file__).resolve().parents[2] / "benchmarks/questions/safeguarding.jsonl"
     texts = {text for _, text in bank.distress} | set(bank.ordinary)
     lines = benchmark.read_text(encoding="utf-8")
-    assert '"split": "test2"' in lines  # the fresh half is checked too
+    assert '"split": "test2"' in lines and '"split": "test3"' in lines  # fresh halves too
     assert not any(f'"text": "{text}"' in lines for text in texts)
 
 
@@ -167,3 +169,77 @@ def test_thresholds_are_checked_at_construction(embeddings: Embeddings) -> None:
 )
 def test_patterns_leave_questions_about_an_offer_alone(text: str) -> None:
     assert detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mia figlia è sparita dalla lista degli iscritti al corso",
+        "my son is missing from the class register",
+        "my daughter is missing out on the trip, can she still sign up?",
+    ],
+)
+def test_missing_from_a_list_is_not_a_missing_person(text: str) -> None:
+    assert detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["mia figlia è sparita da ieri sera", "my son is missing since this morning"]
+)
+def test_a_missing_person_is_still_flagged(text: str) -> None:
+    found = detect(text)
+    assert found is not None and found.concern is Concern.MISSING_PERSON
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "oficina sobre bullying para professores",
+        "taller de bullying en el barrio",
+        "atelier bullying au centre social",
+        "Vortrag über Bullying für Eltern",
+        "warsztaty o cyberbullying",
+        "kurs: cyberbullying w praktyce",
+        "bullying lezing voor ouders",
+        "bullying semineri",
+        "лекция про bullying",
+    ],
+)
+def test_offer_words_in_every_language_keep_a_topic_word_quiet(text: str) -> None:
+    assert detect(text) is None
+
+
+def test_a_topic_word_without_an_offer_still_flags() -> None:
+    found = detect("meu filho sofre bullying todos os dias")
+    assert found is not None and found.concern is Concern.BULLYING
+
+
+def test_reading_a_message() -> None:
+    assert Reading.of("anything on this weekend").short
+    assert not Reading.of("anything on this weekend").distress_word
+    assert Reading.of("ho paura").distress_word
+    assert Reading.of("我很害怕").short and Reading.of("我很害怕").distress_word
+    assert not Reading.of("my neighbour's boy is alone in the flat every night, crying").short
+    assert Reading.of("نادي المبارزة للأطفال").offer
+    assert Reading.of("讲座什么时候开始").offer
+    assert not Reading.of("my parents want me to marry my cousin").offer
+
+
+def test_short_messages_need_a_closer_match_unless_they_say_distress(
+    classifier: SafeguardingClassifier,
+) -> None:
+    scores = Scores(by_concern={Concern.SELF_HARM: 0.50}, ordinary=0.20)
+    assert classifier.decide(scores) is not None
+    assert classifier.decide(scores, Reading(short=True)) is None
+    assert classifier.decide(scores, Reading(short=True, distress_word=True)) is not None
+
+
+def test_offer_worded_messages_need_a_wider_margin(classifier: SafeguardingClassifier) -> None:
+    scores = Scores(by_concern={Concern.WEAPONS: 0.60}, ordinary=0.57)
+    assert classifier.decide(scores) is not None
+    assert classifier.decide(scores, Reading(offer=True)) is None
+    assert classifier.decide(scores, Reading(offer=True, distress_word=True)) is not None
+
+
+def test_a_short_question_about_events_is_not_flagged(classifier: SafeguardingClassifier) -> None:
+    assert classifier.classify("anything on this weekend") is None
