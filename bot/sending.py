@@ -9,6 +9,10 @@ error goes on to the error handler.
 
 Errors that retrying cannot fix are never retried: `BadRequest` (a bug, or a message that no longer
 exists), `Forbidden` (the resident blocked the bot), `InvalidToken`, `Conflict`.
+
+It is also the one place where right-to-left text is made readable (`for_reading`): whatever a
+handler sends (welcome, help, menus, questionnaires, reminders, digests), a text or caption with
+Arabic letters gets its Latin names, times and numbers isolated, so no handler can forget it.
 A retried time-out may, rarely, deliver a message twice (Telegram may have sent the first one
 before the answer was lost): a duplicate is better than a silent loss.
 """
@@ -29,6 +33,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from learncity.bidi import for_reading, is_right_to_left_text, isolate_ltr
+
 log = logging.getLogger(__name__)
 
 #: Methods whose failure loses something the resident should have read.
@@ -47,6 +53,47 @@ def is_transient(error: BaseException) -> bool:
 def is_message(endpoint: str) -> bool:
     """Return True for the methods that carry a message to a resident."""
     return endpoint.startswith(_MESSAGES) and endpoint not in _NOT_MESSAGES
+
+
+#: Which field of a request the resident reads, and Telegram's limit for it.
+_READABLE = {
+    "sendMessage": ("text", 4096),
+    "editMessageText": ("text", 4096),
+    "sendPhoto": ("caption", 1024),
+    "sendDocument": ("caption", 1024),
+    "sendVideo": ("caption", 1024),
+    "sendAudio": ("caption", 1024),
+    "editMessageCaption": ("caption", 1024),
+    "answerCallbackQuery": ("text", 200),
+}
+_ENTITIES = {"text": "entities", "caption": "caption_entities"}
+
+
+def prepare_for_reading(endpoint: str, data: dict[str, Any]) -> None:
+    """Isolate the Latin runs of a right-to-left text or caption in `data` (in place).
+
+    HTML keeps its tags and entities (`for_reading`); plain text is isolated as it is. A request
+    with explicit entities is left alone (their offsets would move), and so is a text the isolates
+    would push over Telegram's limit (a readable order is not worth a refused message).
+    """
+    field_limit = _READABLE.get(endpoint)
+    if field_limit is None:
+        return
+    name, limit = field_limit
+    text = data.get(name)
+    if not isinstance(text, str) or data.get(_ENTITIES.get(name, "")) or not (
+        is_right_to_left_text(text)
+    ):
+        return
+    parse_mode = data.get("parse_mode")
+    if endpoint == "answerCallbackQuery" or parse_mode is None:
+        readable = isolate_ltr(text)
+    elif str(parse_mode).upper() == "HTML":
+        readable = for_reading(text)
+    else:  # Markdown: its escapes are not ours to rewrite
+        return
+    if len(readable) <= limit:
+        data[name] = readable
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -73,6 +120,7 @@ class ResilientRateLimiter(AIORateLimiter):
         first_wait: float = 0.5,
         max_wait: float = 8.0,
         on_undelivered: Undelivered | None = None,
+        readable: bool = True,
     ) -> None:
         if network_attempts < 1:
             raise ValueError(f"network_attempts ({network_attempts}) must be at least 1")
@@ -83,6 +131,7 @@ class ResilientRateLimiter(AIORateLimiter):
         self._first_wait = first_wait
         self._max_wait = max_wait
         self._on_undelivered = on_undelivered
+        self._readable = readable  # isolate Latin runs in right-to-left texts (prepare_for_reading)
 
     async def process_request(
         self,
@@ -93,7 +142,9 @@ class ResilientRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSON:
-        """Send through the rate limiter; retry transient failures; report a lost message."""
+        """Make RTL text readable; send through the rate limiter; retry; report a lost message."""
+        if self._readable:
+            prepare_for_reading(endpoint, data)  # the same dict PTB then sends
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self._network_attempts),
