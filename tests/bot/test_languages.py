@@ -99,3 +99,117 @@ async def test_right_to_left_replies_isolate_latin_names_and_times() -> None:
 
     assert sent[0] == f"<b>{LRI}Corso di italiano A2{PDI}</b> {LRI}18:30{PDI} — في المكتبة"
     assert sent[1] == "<b>Corso di italiano A2</b> 18:30"  # left-to-right text is left alone
+
+
+async def _choose_language(running: BotRunner, resident: object, lang: str) -> None:
+    """Pick `lang` through /language, as a resident does."""
+    emulator = running.emulator
+    await resident.send_command("language")  # type: ignore[attr-defined]
+    [choice] = await emulator.wait_for(resident.chat_id)  # type: ignore[attr-defined]
+    await resident.press(choice, language_name(lang))  # type: ignore[attr-defined]
+    await emulator.wait_for(resident.chat_id)  # type: ignore[attr-defined]
+
+
+async def test_skills_and_reminders_speak_the_chosen_language_not_telegrams(
+    running: BotRunner,
+) -> None:
+    emulator = running.emulator
+    olena = emulator.create_user("Olena", language_code="it")
+    await _choose_language(running, olena, "uk")
+
+    await olena.send_command("skills")
+    [skills] = await emulator.wait_for(olena.chat_id)
+    assert skills.text == t("flows.choose", "uk")
+    assert len(CYRILLIC.findall(skills.text)) > 10
+    # The flows have no Ukrainian texts: their titles fall back to English, never Italian.
+    assert not any("Competenze" in label for label in skills.button_texts)
+
+    await olena.send_command("reminders")
+    [reminders] = await emulator.wait_for(olena.chat_id)
+    assert reminders.text == t("reminders.list_empty", "uk")
+    assert len(CYRILLIC.findall(reminders.text)) > 10
+    assert t("reminders.button_digest", "uk") in reminders.button_texts
+
+    await olena.send_command("digest")
+    [digest] = await emulator.wait_for(olena.chat_id)
+    assert len(CYRILLIC.findall(digest.text or "")) > 10
+
+
+async def test_arabic_welcome_and_help_isolate_latin_runs(running: BotRunner) -> None:
+    emulator = running.emulator
+    amal = emulator.create_user("Amal", language_code="ar")
+
+    await amal.send_command("start")
+    [welcome] = await emulator.wait_for(amal.chat_id)
+    await amal.send_command("help")
+    [help_text] = await emulator.wait_for(amal.chat_id)
+
+    for reply in (welcome, help_text):
+        assert reply.text is not None and ARABIC.search(reply.text)
+        assert LRI in reply.text and reply.text.count(LRI) == reply.text.count(PDI)
+        # Every Latin letter and digit sits inside an isolate.
+        outside = re.sub(f"{LRI}[^{PDI}]*{PDI}", "", reply.text)
+        assert not re.search(r"[A-Za-z0-9]", outside), outside
+    # Left-to-right residents get their text untouched.
+    eva = emulator.create_user("Eva", language_code="en")
+    await eva.send_command("help")
+    [english] = await emulator.wait_for(eva.chat_id)
+    assert english.text is not None and LRI not in english.text
+
+
+async def test_a_questionnaire_without_french_says_so_once_and_runs_in_english(
+    running: BotRunner,
+) -> None:
+    emulator = running.emulator
+    running_services = running.services
+    assert running_services.skills is not None
+    flow = running_services.skills.definition("lifecomp-quick")
+    assert "fr" not in flow.languages()
+    title = flow.text(flow.title, "fr")
+    assert title == flow.title["en"]  # type: ignore[index]
+    claire = emulator.create_user("Claire", language_code="fr")
+
+    await claire.send_command("skills")
+    [menu] = await emulator.wait_for(claire.chat_id)
+    assert menu.text == t("flows.choose", "fr")
+    await claire.press(menu, title)
+    [intro] = await emulator.wait_for(claire.chat_id)
+    notice = t("flows.language_fallback", "fr", languages="italien et anglais",
+               language="anglais")
+    assert intro.text is not None and intro.text.startswith(notice)
+    assert intro.text.count("ℹ️") == 1
+    assert flow.intro["en"].split()[0] in intro.text  # type: ignore[index]
+
+    since = len(emulator.chat(claire.chat_id).edit_log)
+    await claire.press(intro, t("flows.start_button", "fr"))
+    edits = await emulator.wait_for_edits(claire.chat_id, since=since)
+    question = edits[-1].text or ""
+    assert flow.items[0].text["en"] in question  # type: ignore[index]
+    assert t("flows.progress", "fr", number=1, total=len(flow.items)) in question
+    assert "ℹ️" not in question  # said once, with the introduction
+    labels = edits[-1].button_texts
+    assert flow.scale.options[0].label["en"] in labels  # type: ignore[index]
+    assert t("flows.pause_button", "fr") in labels
+
+
+@pytest.mark.parametrize(
+    "text", ["أريد أن أنتحر، لا أحد سيلاحظ", "I want to kill myself, nobody would notice"]
+)
+async def test_an_arabic_resident_in_distress_gets_the_helplines_in_arabic(
+    running: BotRunner, text: str
+) -> None:
+    emulator = running.emulator
+    for lang in supported_languages():
+        assert t("bot.safeguarding.intro", lang)
+        assert t("bot.safeguarding.emergency", lang)
+        assert t("bot.safeguarding.after", lang)
+    noor = emulator.create_user("Noor", language_code="it")
+    await _choose_language(running, noor, "ar")
+
+    await noor.send_text(text)
+    [first] = await emulator.wait_for(noor.chat_id, timeout=10)
+
+    assert first.text is not None and "112" in first.text
+    intro = re.sub(r"<[^>]+>", "", t("bot.safeguarding.intro", "ar"))
+    assert first.text.startswith(intro)
+    assert len(ARABIC.findall(first.text)) > 50
