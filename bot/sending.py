@@ -81,9 +81,7 @@ def prepare_for_reading(endpoint: str, data: dict[str, Any]) -> None:
         return
     name, limit = field_limit
     text = data.get(name)
-    if not isinstance(text, str) or data.get(_ENTITIES.get(name, "")) or not (
-        is_right_to_left_text(text)
-    ):
+    if not isinstance(text, str) or data.get(_ENTITIES[name]) or not is_right_to_left_text(text):
         return
     parse_mode = data.get("parse_mode")
     if endpoint == "answerCallbackQuery" or parse_mode is None:

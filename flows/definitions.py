@@ -215,11 +215,12 @@ class FlowDefinition(_Strict):
         texts = [item.text for item in self.items] + [option.label for option in self.scale.options]
         found: list[str] | None = None
         for text in texts:
-            codes = [code for code, value in text.items() if value] if isinstance(
-                text, dict) else ["it"]
+            written = text.items() if isinstance(text, dict) else ()
+            codes = [code for code, value in written if value] or ["it"]
             found = codes if found is None else [code for code in found if code in codes]
-        ordered = [code for code in ("it", "en") if code in (found or [])]
-        return tuple(ordered + [code for code in found or [] if code not in ordered])
+        found = found or []
+        first = [code for code in ("it", "en") if code in found]
+        return (*first, *(code for code in found if code not in first))
 
     def language_for(self, lang: str) -> str:
         """Return the language to run this flow in for `lang`: that one, else en, else it."""

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.answers import send_html
+from bot_api_emulator import EmulatedUser
 from learncity.bidi import LRI, PDI
 from learncity.i18n import language_name, supported_languages, t
 from tests.bot.conftest import BotRunner
@@ -101,13 +102,13 @@ async def test_right_to_left_replies_isolate_latin_names_and_times() -> None:
     assert sent[1] == "<b>Corso di italiano A2</b> 18:30"  # left-to-right text is left alone
 
 
-async def _choose_language(running: BotRunner, resident: object, lang: str) -> None:
+async def _choose_language(running: BotRunner, resident: EmulatedUser, lang: str) -> None:
     """Pick `lang` through /language, as a resident does."""
     emulator = running.emulator
-    await resident.send_command("language")  # type: ignore[attr-defined]
-    [choice] = await emulator.wait_for(resident.chat_id)  # type: ignore[attr-defined]
-    await resident.press(choice, language_name(lang))  # type: ignore[attr-defined]
-    await emulator.wait_for(resident.chat_id)  # type: ignore[attr-defined]
+    await resident.send_command("language")
+    [choice] = await emulator.wait_for(resident.chat_id)
+    await resident.press(choice, language_name(lang))
+    await emulator.wait_for(resident.chat_id)
 
 
 async def test_skills_and_reminders_speak_the_chosen_language_not_telegrams(
@@ -174,8 +175,9 @@ async def test_a_questionnaire_without_french_says_so_once_and_runs_in_english(
     assert menu.text == t("flows.choose", "fr")
     await claire.press(menu, title)
     [intro] = await emulator.wait_for(claire.chat_id)
-    notice = t("flows.language_fallback", "fr", languages="italien et anglais",
-               language="anglais")
+    notice = t(
+        "flows.language_fallback", "fr", languages="italien et anglais", language="anglais"
+    )
     assert intro.text is not None and intro.text.startswith(notice)
     assert intro.text.count("ℹ️") == 1
     assert flow.intro["en"].split()[0] in intro.text  # type: ignore[index]

@@ -77,8 +77,9 @@ def test_a_partial_translation_runs_the_whole_flow_in_english(tmp_path: Path) ->
     assert flow.language_for("fr") == "en" and flow.language_for("it") == "it"
 
     intro = service.intro("tiny", lang="fr")
-    notice = t("flows.language_fallback", "fr", languages="italien et anglais",
-               language="anglais")
+    notice = t(
+        "flows.language_fallback", "fr", languages="italien et anglais", language="anglais"
+    )
     assert intro.startswith(notice)
     assert "Two questions." in intro and "Deux" not in intro  # not half French, half English
     first = service.start(1, "tiny", lang="fr")
@@ -131,5 +132,5 @@ def test_a_bad_language_key_is_reported_with_its_line(tmp_path: Path) -> None:
     assert flows == {}
     [error] = errors
     assert "'french' is not a language code" in error.message
-    assert error.line == broken.splitlines().index(
-        next(line for line in broken.splitlines() if "french:" in line)) + 1
+    lines = broken.splitlines()
+    assert error.line == next(n for n, line in enumerate(lines, start=1) if "french:" in line)
