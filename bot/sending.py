@@ -20,6 +20,7 @@ before the answer was lost): a duplicate is better than a silent loss.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -33,7 +34,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from learncity.bidi import for_reading, is_right_to_left_text, isolate_ltr
+from learncity.bidi import LRI, PDI, for_reading, is_right_to_left_text, isolate_ltr
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,26 @@ _READABLE = {
     "answerCallbackQuery": ("text", 200),
 }
 _ENTITIES = {"text": "entities", "caption": "caption_entities"}
+# A command ("/skills"), or one whose word an earlier pass isolated without its slash ("/⁦skills⁩").
+_WORD = r"[A-Za-z][A-Za-z0-9_]{0,31}(?:@\w+)?"
+_COMMAND = re.compile(rf"(?<![\w/{LRI}{PDI}])/(?:{LRI}({_WORD}){PDI}|({_WORD}))")
+_HTML_TAG = re.compile(r"(<[^>]*>)")
+
+
+def _commands_whole(text: str, *, html: bool) -> str:
+    """Isolate each /command with its slash, so Telegram still shows it as one clickable command.
+
+    `isolate_ltr` starts a run at a letter, which would leave the slash outside ("/⁦skills⁩");
+    runs already isolated are kept as they are, so isolating the commands first keeps them whole.
+    """
+    def whole(match: re.Match[str]) -> str:
+        return f"{LRI}/{match.group(1) or match.group(2)}{PDI}"
+
+    if not html:
+        return _COMMAND.sub(whole, text)
+    parts = _HTML_TAG.split(text)
+    return "".join(part if index % 2 else _COMMAND.sub(whole, part)
+                   for index, part in enumerate(parts))
 
 
 def prepare_for_reading(endpoint: str, data: dict[str, Any]) -> None:
@@ -85,9 +106,9 @@ def prepare_for_reading(endpoint: str, data: dict[str, Any]) -> None:
         return
     parse_mode = data.get("parse_mode")
     if endpoint == "answerCallbackQuery" or parse_mode is None:
-        readable = isolate_ltr(text)
+        readable = isolate_ltr(_commands_whole(text, html=False))
     elif str(parse_mode).upper() == "HTML":
-        readable = for_reading(text)
+        readable = for_reading(_commands_whole(text, html=True))
     else:  # Markdown: its escapes are not ours to rewrite
         return
     if len(readable) <= limit:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.answers import send_html
+from bot.sending import prepare_for_reading
 from bot_api_emulator import EmulatedUser
 from learncity.bidi import LRI, PDI
 from learncity.i18n import language_name, supported_languages, t
@@ -151,6 +152,7 @@ async def test_arabic_welcome_and_help_isolate_latin_runs(running: BotRunner) ->
         # Every Latin letter and digit sits inside an isolate.
         outside = re.sub(f"{LRI}[^{PDI}]*{PDI}", "", reply.text)
         assert not re.search(r"[A-Za-z0-9]", outside), outside
+        assert f"/{LRI}" not in reply.text  # commands stay whole ("/help"), hence clickable
     # Left-to-right residents get their text untouched.
     eva = emulator.create_user("Eva", language_code="en")
     await eva.send_command("help")
@@ -179,7 +181,7 @@ async def test_a_questionnaire_without_french_says_so_once_and_runs_in_english(
         "flows.language_fallback", "fr", languages="italien et anglais", language="anglais"
     )
     assert intro.text is not None and intro.text.startswith(notice)
-    assert intro.text.count("ℹ️") == 1
+    assert intro.text.count("🌐") == 1
     assert flow.intro["en"].split()[0] in intro.text  # type: ignore[index]
 
     since = len(emulator.chat(claire.chat_id).edit_log)
@@ -188,7 +190,7 @@ async def test_a_questionnaire_without_french_says_so_once_and_runs_in_english(
     question = edits[-1].text or ""
     assert flow.items[0].text["en"] in question  # type: ignore[index]
     assert t("flows.progress", "fr", number=1, total=len(flow.items)) in question
-    assert "ℹ️" not in question  # said once, with the introduction
+    assert "🌐" not in question  # said once, with the introduction
     labels = edits[-1].button_texts
     assert flow.scale.options[0].label["en"] in labels  # type: ignore[index]
     assert t("flows.pause_button", "fr") in labels
@@ -215,3 +217,80 @@ async def test_an_arabic_resident_in_distress_gets_the_helplines_in_arabic(
     intro = re.sub(r"<[^>]+>", "", t("bot.safeguarding.intro", "ar"))
     assert first.text.startswith(intro)
     assert len(ARABIC.findall(first.text)) > 50
+
+
+async def test_an_arabic_questionnaire_step_isolates_the_english_question(
+    running: BotRunner,
+) -> None:
+    emulator = running.emulator
+    assert running.services.skills is not None
+    flow = running.services.skills.definition("digcomp-quick")
+    huda = emulator.create_user("Huda", language_code="ar")
+
+    await huda.send_command("skills")
+    [menu] = await emulator.wait_for(huda.chat_id)
+    await huda.press(menu, flow.text(flow.title, "ar"))
+    [intro] = await emulator.wait_for(huda.chat_id)
+    notice = t(
+        "flows.language_fallback", "ar", languages="الإيطالية والإنجليزية", language="الإنجليزية"
+    )
+    assert intro.text is not None and intro.text.startswith(notice)
+    since = len(emulator.chat(huda.chat_id).edit_log)
+    await huda.press(intro, t("flows.start_button", "ar"))
+    [question] = await emulator.wait_for_edits(huda.chat_id, since=since)
+
+    # The question itself is all English (the flow has no Arabic): it reads left to right.
+    assert flow.items[0].text["en"] in (question.text or "")  # type: ignore[index]
+    assert LRI not in (question.text or "")
+    since = len(emulator.chat(huda.chat_id).edit_log)
+    await huda.press(question, t("flows.pause_button", "ar"))
+    [paused] = await emulator.wait_for_edits(huda.chat_id, since=since)
+    # An edit passes the choke point too: Arabic text, its numbers isolated.
+    assert paused.text is not None and ARABIC.search(paused.text)
+    assert f"{LRI}1/{len(flow.items)}{PDI}" in paused.text
+    assert f"{LRI}/skills{PDI}" in paused.text  # a command keeps its slash: still clickable
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "data", "expected"),
+    [
+        (  # HTML: tags and entities stay, Latin runs are isolated
+            "sendMessage",
+            {"text": "<b>Corso A2</b> &amp; المكتبة", "parse_mode": "HTML"},
+            f"<b>{LRI}Corso A2{PDI}</b> &amp; المكتبة",
+        ),
+        (  # plain text (reminders): nothing is escaped
+            "editMessageText",
+            {"text": "Corso <A2> & المكتبة"},
+            f"{LRI}Corso <A2{PDI}> & المكتبة",
+        ),
+        ("sendPhoto", {"caption": "18:30 المكتبة"}, f"{LRI}18:30{PDI} المكتبة"),
+        ("answerCallbackQuery", {"text": "🔔 Corso المكتبة"}, f"🔔 {LRI}Corso{PDI} المكتبة"),
+        ("sendMessage", {"text": "Corso A2 18:30", "parse_mode": "HTML"}, "Corso A2 18:30"),
+        ("sendMessage", {"text": "Corso المكتبة", "entities": [{"type": "bold"}]}, "Corso المكتبة"),
+        ("sendMessage", {"text": "Corso المكتبة", "parse_mode": "MarkdownV2"}, "Corso المكتبة"),
+        ("sendMessage", {"text": "A المكتبة " * 400}, "A المكتبة " * 400),  # over the limit
+        ("setMyCommands", {"text": "Corso المكتبة"}, "Corso المكتبة"),
+        (  # commands keep their slash, also when send_html isolated them already
+            "sendMessage",
+            {
+                "text": f"عبر /digest و /{LRI}help{PDI} <a href='/x'>and/or</a>",
+                "parse_mode": "HTML",
+            },
+            f"عبر {LRI}/digest{PDI} و {LRI}/help{PDI} <a href='/x'>{LRI}and/or{PDI}</a>",
+        ),
+        (
+            "sendMessage",
+            {"text": "عبر /reminders@learn_bot."},
+            f"عبر {LRI}/reminders@learn_bot{PDI}.",
+        ),
+    ],
+)
+def test_the_send_choke_point_prepares_right_to_left_texts(
+    endpoint: str, data: dict[str, object], expected: str
+) -> None:
+    field = "caption" if "caption" in data else "text"
+    prepare_for_reading(endpoint, data)
+    assert data[field] == expected
+    prepare_for_reading(endpoint, data)  # a retried request is not isolated twice
+    assert data[field] == expected
