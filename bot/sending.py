@@ -9,12 +9,13 @@ error goes on to the error handler.
 
 Errors that retrying cannot fix are never retried: `BadRequest` (a bug, or a message that no longer
 exists), `Forbidden` (the resident blocked the bot), `InvalidToken`, `Conflict`.
-
-It is also the one place where right-to-left text is made readable (`for_reading`): whatever a
-handler sends (welcome, help, menus, questionnaires, reminders, digests), a text or caption with
-Arabic letters gets its Latin names, times and numbers isolated, so no handler can forget it.
 A retried time-out may, rarely, deliver a message twice (Telegram may have sent the first one
 before the answer was lost): a duplicate is better than a silent loss.
+
+It is also the one place where right-to-left text is made readable (`prepare_for_reading`):
+whatever a handler sends (welcome, help, menus, questionnaires, reminders, digests), a text or
+caption with Arabic letters gets its Latin names, times, numbers and /commands isolated, so no
+handler can forget it.
 """
 
 from __future__ import annotations

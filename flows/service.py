@@ -308,7 +308,7 @@ class FlowService:
         return render_chart(
             flow,
             view.result,
-            lang=lang,
+            lang=flow.language_for(lang),  # the chart's only words are the flow's own
             title=flow.text(flow.title, lang),
             previous=view.previous.means if view.previous else None,
             previous_label=previous_label,
