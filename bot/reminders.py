@@ -56,7 +56,12 @@ MAX_CAPTION = 1024
 MAX_TEXT = 4096
 
 
-def _default_language(update: Update) -> str:
+def telegram_language(update: Update) -> str:
+    """Return Telegram's language of the sender: only for an application without the bot's deps.
+
+    The bot passes `BotDeps.language` (the resident's /language choice, read by the first handler
+    group, else Telegram's): using this instead would ignore what the resident chose.
+    """
     user = update.effective_user
     return normalize_language(user.language_code if user else None)
 
@@ -75,7 +80,7 @@ class ReminderHandlers:
         self,
         *,
         service: ReminderService,
-        language: Callable[[Update], str] = _default_language,
+        language: Callable[[Update], str] = telegram_language,
         now: Callable[[], dt.datetime] | None = None,
         run_scheduler: bool = True,
         max_in_flight: int = 8,

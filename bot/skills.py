@@ -41,7 +41,12 @@ MAX_CALLBACK_BYTES = 64
 Language = Callable[[Update], str]
 
 
-def _default_language(update: Update) -> str:
+def telegram_language(update: Update) -> str:
+    """Return Telegram's language of the sender: only for an application without the bot's deps.
+
+    The bot passes `BotDeps.language` (the resident's /language choice, read by the first handler
+    group, else Telegram's): using this instead would ignore what the resident chose.
+    """
     user = update.effective_user
     return normalize_language(user.language_code if user else None)
 
@@ -83,7 +88,7 @@ class SkillsHandlers:
         self,
         *,
         service: FlowService,
-        language: Language = _default_language,
+        language: Language = telegram_language,
         reminders: DigestSubscriber | None = None,
         run: BlockingCalls | None = None,
         reads: BlockingCalls | None = None,

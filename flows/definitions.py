@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from learncity.content.errors import KnowledgeError
-from learncity.content.models import LocalizedText, Skill, Topic, text_in
+from learncity.content.models import TEXT_FALLBACKS, LocalizedText, Skill, Topic, text_in
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +206,37 @@ class FlowDefinition(_Strict):
         skills = [Skill(competence_id)] if competence_id in set(Skill) else []
         return Rule(competence=competence_id, skills=skills)
 
+    def languages(self) -> tuple[str, ...]:
+        """Return the languages every question and answer of this flow is written in.
+
+        A text with no language keys counts as Italian (the city's language). Italian and English
+        come first, then the others in the order the file first names them.
+        """
+        texts = [item.text for item in self.items] + [option.label for option in self.scale.options]
+        found: list[str] | None = None
+        for text in texts:
+            written = text.items() if isinstance(text, dict) else ()
+            codes = [code for code, value in written if value] or ["it"]
+            found = codes if found is None else [code for code in found if code in codes]
+        found = found or []
+        first = [code for code in ("it", "en") if code in found]
+        return (*first, *(code for code in found if code not in first))
+
+    def language_for(self, lang: str) -> str:
+        """Return the language to run this flow in for `lang`: that one, else en, else it."""
+        available = self.languages()
+        for code in (lang, *TEXT_FALLBACKS):
+            if code in available:
+                return code
+        return available[0] if available else lang
+
     def text(self, value: LocalizedText | None, lang: str) -> str:
-        """Return a text of this flow in `lang`."""
-        return text_in(value, lang)
+        """Return a text of this flow for a `lang` speaker, in the language the flow runs in.
+
+        One language for the whole flow: a question translated into French next to one that is
+        not would otherwise switch language half-way.
+        """
+        return text_in(value, self.language_for(lang))
 
 
 def reference_problems(flow: FlowDefinition) -> list[tuple[Loc, str]]:

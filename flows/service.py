@@ -14,6 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import Protocol
 
+from babel import Locale, UnknownLocaleError
+from babel.lists import format_list
+
 from flows import engine
 from flows.chart import render_chart
 from flows.definitions import FlowDefinition, load_definitions
@@ -152,7 +155,7 @@ class FlowService:
             summaries.append(
                 FlowSummary(
                     id=flow.id,
-                    title=text_in(flow.title, lang),
+                    title=flow.text(flow.title, lang),
                     minutes=flow.minutes,
                     items=len(flow.items),
                     done=len(saved.answers) if saved else None,
@@ -167,13 +170,28 @@ class FlowService:
         text = t(
             "flows.intro",
             lang,
-            title=escape(text_in(flow.title, lang)),
-            intro=escape(text_in(flow.intro, lang)),
-            disclaimer=escape(text_in(flow.disclaimer, lang)),
+            title=escape(flow.text(flow.title, lang)),
+            intro=escape(flow.text(flow.intro, lang)),
+            disclaimer=escape(flow.text(flow.disclaimer, lang)),
         )
         if flow.credit:
-            text += "\n\n" + t("flows.credit", lang, credit=escape(text_in(flow.credit, lang)))
-        return text
+            text += "\n\n" + t("flows.credit", lang, credit=escape(flow.text(flow.credit, lang)))
+        notice = self.language_notice(flow_id, lang=lang)
+        return f"{notice}\n\n{text}" if notice else text
+
+    def language_notice(self, flow_id: str, *, lang: str) -> str | None:
+        """Return, in `lang`, which languages a flow has and which one it runs in; None if `lang`.
+
+        Said once, with the introduction: "available in Italian and English; continuing in
+        English". The language names come from CLDR (babel), in the resident's language.
+        """
+        flow = self.definition(flow_id)
+        used = flow.language_for(lang)
+        if used == lang:
+            return None
+        names = [_language_in(code, lang) for code in flow.languages()]
+        return t("flows.language_fallback", lang, languages=escape(_list(names, lang)),
+                 language=escape(_language_in(used, lang)))
 
     # -- running a flow -------------------------------------------------------------------------
 
@@ -290,8 +308,8 @@ class FlowService:
         return render_chart(
             flow,
             view.result,
-            lang=lang,
-            title=text_in(flow.title, lang),
+            lang=flow.language_for(lang),  # the chart's only words are the flow's own
+            title=flow.text(flow.title, lang),
             previous=view.previous.means if view.previous else None,
             previous_label=previous_label,
         )
@@ -299,7 +317,7 @@ class FlowService:
     def chart_caption(self, flow_id: str, *, lang: str) -> str:
         """Return the caption of the chart picture (plain text)."""
         flow = self.definition(flow_id)
-        return t("flows.chart_caption", lang, title=text_in(flow.title, lang),
+        return t("flows.chart_caption", lang, title=flow.text(flow.title, lang),
                  low=flow.scale.low, high=flow.scale.high)
 
     def programme_details(self, programme_id: str, *, lang: str) -> str:
@@ -362,11 +380,12 @@ class FlowService:
             "flows.question",
             lang,
             progress=progress_line,
-            competence=escape(text_in(competence.name, lang)),
-            text=escape(text_in(step.item.text, lang)),
+            competence=escape(flow.text(competence.name, lang)),
+            text=escape(flow.text(step.item.text, lang)),
         )
         options = tuple(
-            Option(value=o.value, label=text_in(o.label, lang), selected=o.value == step.selected)
+            Option(value=o.value, label=flow.text(o.label, lang),
+                   selected=o.value == step.selected)
             for o in flow.scale.options
         )
         return StepView(
@@ -394,7 +413,7 @@ class FlowService:
                             for n, pick in enumerate(picks, start=1))
         changes = change(result.means(), previous.means) if previous else {}
         text = self._results_text(flow, result, suggestions, changes, previous, lang)
-        links = tuple((text_in(link.label, lang), link.url) for link in flow.closing.links)
+        links = tuple((flow.text(link.label, lang), link.url) for link in flow.closing.links)
         return ResultsView(
             digest_topics=suggested_topics(flow, result, picks),
             flow_id=flow.id,
@@ -415,7 +434,7 @@ class FlowService:
         what = [t(f"flows.skills.{code}", lang) for code in pick.skills if code != pick.competence]
         what += [t(f"flows.topics.{code}", lang) for code in pick.topics]
         joined = _join(what, t("flows.and", lang))
-        competence = text_in(flow.competence(pick.competence).name, lang).lower()
+        competence = flow.text(flow.competence(pick.competence).name, lang).lower()
         key = f"flows.reason_{pick.kind}_{'direct' if direct else 'indirect'}"
         reason = t(key, lang, competence=competence, what=joined)
         if direct and what:
@@ -440,15 +459,15 @@ class FlowService:
         bands = flow.scoring.bands
 
         def label(s: Score) -> str:
-            return escape(text_in(bands[s.band].label, lang))
+            return escape(flow.text(bands[s.band].label, lang))
 
         def name(competence_id: str) -> str:
-            return escape(text_in(flow.competence(competence_id).name, lang))
+            return escape(flow.text(flow.competence(competence_id).name, lang))
 
-        parts = [t("flows.results_title", lang, title=escape(text_in(flow.title, lang)))]
+        parts = [t("flows.results_title", lang, title=escape(flow.text(flow.title, lang)))]
         if len(flow.areas) > 1:
             parts.append("\n".join(
-                t("flows.area_line", lang, name=escape(text_in(flow.area(s.id).name, lang)),
+                t("flows.area_line", lang, name=escape(flow.text(flow.area(s.id).name, lang)),
                   mean=f"{s.mean:.1f}", band=label(s))
                 for s in result.areas
             ))
@@ -464,7 +483,7 @@ class FlowService:
             top = result.competence(result.strengths[0])
             lines = [t("flows.strengths_title", lang)]
             lines += [t("flows.strength_line", lang, name=name(c)) for c in result.strengths]
-            lines.append(f"<i>{escape(text_in(bands[top.band].advice, lang))}</i>")
+            lines.append(f"<i>{escape(flow.text(bands[top.band].advice, lang))}</i>")
             parts.append("\n".join(lines))
         if result.growth:
             lines = [t("flows.growth_title", lang)]
@@ -472,9 +491,9 @@ class FlowService:
                 lines.append(t("flows.growth_line", lang, name=name(competence_id)))
                 tip = flow.competence(competence_id).tip
                 if tip:
-                    lines.append(t("flows.tip_line", lang, tip=escape(text_in(tip, lang))))
+                    lines.append(t("flows.tip_line", lang, tip=escape(flow.text(tip, lang))))
             lowest = result.competence(result.growth[0])
-            lines.append(f"<i>{escape(text_in(bands[lowest.band].advice, lang))}</i>")
+            lines.append(f"<i>{escape(flow.text(bands[lowest.band].advice, lang))}</i>")
             parts.append("\n".join(lines))
         if previous is not None:
             when = self.when(previous.finished_at, lang)
@@ -500,15 +519,31 @@ class FlowService:
             parts.append(t("flows.no_programmes", lang))
         closing = []
         if flow.closing.text:
-            closing.append(escape(text_in(flow.closing.text, lang)))
+            closing.append(escape(flow.text(flow.closing.text, lang)))
         closing += [
-            f'🔗 <a href="{escape(link.url, quote=True)}">{escape(text_in(link.label, lang))}</a>'
+            f'🔗 <a href="{escape(link.url, quote=True)}">{escape(flow.text(link.label, lang))}</a>'
             for link in flow.closing.links
         ]
         if closing:
             parts.append("\n".join(closing))
-        parts.append(f"<i>{escape(text_in(flow.disclaimer, lang))}</i>")
+        parts.append(f"<i>{escape(flow.text(flow.disclaimer, lang))}</i>")
         return "\n\n".join(parts)
+
+
+def _language_in(code: str, lang: str) -> str:
+    """Return the name of language `code` in language `lang` ("anglais"), or the code itself."""
+    try:
+        return str(Locale.parse(lang).languages.get(code) or code)
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
+def _list(names: Sequence[str], lang: str) -> str:
+    """Return "a, b and c" in language `lang` (CLDR list patterns)."""
+    try:
+        return format_list(list(names), locale=lang)
+    except (ValueError, UnknownLocaleError):
+        return ", ".join(names)
 
 
 def _join(words: list[str], and_word: str) -> str:
