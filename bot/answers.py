@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
     CallbackQuery,
     Chat,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
@@ -46,7 +47,7 @@ from bot.keyboards import (
 )
 from learncity.bidi import for_reading
 from learncity.db import DatabaseUnavailable
-from learncity.i18n import t
+from learncity.i18n import language_name, supported_languages, t
 from learncity.safeguarding import detect
 from retrieval.context_store import telegram_key
 from retrieval.conversation import after_answer
@@ -337,8 +338,25 @@ class AnswerHandlers:
             lang=answer.lang,
             remind=self._deps.reminders,
         )
+        offer = self._switch_offer(update, context, answer.lang)
+        if offer is not None:
+            markup = InlineKeyboardMarkup([*markup.inline_keyboard, [offer]])
         shown = dataclasses.replace(answer, sources=tuple(sources))
         await send_html(chat.send_message, answer_html(shown), reply_markup=markup)
+
+    def _switch_offer(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str
+    ) -> InlineKeyboardButton | None:
+        """Offer once per language to switch the bot to the language the resident wrote in."""
+        if lang == self._deps.language(update) or lang not in supported_languages():
+            return None
+        chat_data = context.chat_data if context.chat_data is not None else {}
+        offered = chat_data.setdefault("switch_offered", [])
+        if lang in offered:
+            return None
+        offered.append(lang)
+        label = t("bot.language.switch_offer", lang, language=language_name(lang))
+        return InlineKeyboardButton(label, callback_data=f"lang:{lang}")
 
     async def send_cards(
         self,

@@ -149,7 +149,17 @@ async def test_follow_ups_and_other_languages_through_the_bot(running: BotRunner
     await pierre.send_text("Où puis-je apprendre l'italien gratuitement à Catane ?")
     [reply] = await emulator.wait_for(pierre.chat_id, timeout=15)
     assert "Non ho questa informazione" not in reply.text
-    assert "Sources" in reply.text or "Fonti" in reply.text or "📄" in reply.text
+    assert "Sources" in reply.text or "📄" in reply.text  # answered in French
+    offer = [text for text in reply.button_texts if text.startswith("🌐")]
+    assert offer and "Français" in offer[0]  # one tap to keep French
+    await pierre.send_text("Et des cours d'informatique pour les seniors ?")
+    [again] = await emulator.wait_for(pierre.chat_id, timeout=15)
+    assert not [text for text in again.button_texts if text.startswith("🌐")]  # offered once
+    await pierre.press(reply, offer[0])
+    [menu] = await emulator.wait_for(pierre.chat_id, timeout=15)
+    await pierre.send_text("ciao")
+    [hello] = await emulator.wait_for(pierre.chat_id, timeout=15)
+    assert "Bonjour" in hello.text  # the bot now speaks French to him
 
 
 async def test_a_question_after_thumbs_down_is_answered_not_taken_as_the_reason(
