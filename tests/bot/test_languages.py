@@ -295,3 +295,37 @@ def test_the_send_choke_point_prepares_right_to_left_texts(
     assert data[field] == expected
     prepare_for_reading(endpoint, data)  # a retried request is not isolated twice
     assert data[field] == expected
+
+
+QUESTIONS = {
+    "it": "corsi di italiano gratis per stranieri",
+    "en": "free Italian courses for foreigners",
+    "fr": "cours d'italien gratuits pour les étrangers",
+    "es": "cursos de italiano gratis para extranjeros",
+    "ar": "دورات مجانية لتعلم اللغة الإيطالية للأجانب",
+    "uk": "безкоштовні курси італійської мови для іноземців",
+}
+
+
+@pytest.mark.parametrize("code", sorted(QUESTIONS))
+async def test_a_resident_talks_to_the_bot_in_their_language_from_start_to_feedback(
+    running: BotRunner, code: str
+) -> None:
+    """Every supported language: /start, a question, a button press, all in that language."""
+    assert set(QUESTIONS) == set(supported_languages())  # a new catalogue needs a question here
+    emulator = running.emulator
+    resident = emulator.create_user("Resident", language_code=code)
+    await resident.send_command("start")
+    [welcome] = await emulator.wait_for(resident.chat_id)
+    await resident.send_text(QUESTIONS[code])
+    [answer] = await emulator.wait_for(resident.chat_id, timeout=15)
+    update = await resident.press(answer, "👍")
+    reply = await emulator.wait_for_callback_answer(update["callback_query"]["id"])
+    assert reply.get("text") == t("bot.feedback.thanks", code)
+    assert t("bot.menu.courses", code) in welcome.button_texts
+    assert t("bot.answer.sources", code).split("<")[0].strip()[:10] in (answer.text or "")
+    replies = [welcome.text or "", answer.text or "", reply.get("text", "")]
+    if code == "uk":
+        assert all(CYRILLIC.search(text) for text in replies), replies
+    if code == "ar":
+        assert all(ARABIC.search(text) for text in replies), replies
