@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from learncity.content.models import WEEKDAYS, Contact, Event, Programme, text_in
 from learncity.i18n import normalize_language, t
-from retrieval.lexical import fold
+from learncity.text import fold
 from retrieval.types import Card, CardKind, ContactInfo, Filters
 
 SUMMARY_CHARS = 220
