@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,9 +21,11 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from yaml.nodes import Node
 
-from learncity.content.errors import KnowledgeError
+from learncity.content.errors import InvalidFile, KnowledgeError
 from learncity.content.models import TEXT_FALLBACKS, LocalizedText, Skill, Topic, text_in
+from learncity.content.yaml_source import line_of_node, parse_yaml
 
 log = logging.getLogger(__name__)
 
@@ -286,44 +287,25 @@ def reference_problems(flow: FlowDefinition) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
+def _line_of(root: Node | None, loc: Loc) -> int | None:
     """Return the 1-based line of the YAML node at `loc` (the nearest enclosing one)."""
-    if root is None:
-        return None
-    node = root
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == key:
-                    node = value_node
-                    break
-            # A key pydantic adds (a union branch like "str") is not in the file: skip it.
-        elif (isinstance(node, yaml.SequenceNode) and isinstance(key, int)
-              and 0 <= key < len(node.value)):
-            node = node.value[key]
-    return int(node.start_mark.line) + 1
+    return None if root is None else line_of_node(root, loc)
 
 
 def _where(loc: Loc) -> str:
     return ".".join(str(part) for part in loc if part not in ("str", "dict[str,str]"))
 
 
-def _parse(path: Path, shown: str) -> tuple[yaml.Node | None, Any, list[KnowledgeError]]:
+def _parse(path: Path, shown: str) -> tuple[Node | None, Any, list[KnowledgeError]]:
     """Read and parse one YAML file; return its node tree, its data and its problems."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return None, None, [KnowledgeError(shown, None, f"cannot read the file: {error}")]
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = error.problem or str(error)
-        return None, None, [KnowledgeError(shown, line, f"not valid YAML: {problem}")]
-    except yaml.YAMLError as error:
-        return None, None, [KnowledgeError(shown, None, f"not valid YAML: {error}")]
+        data, root = parse_yaml(shown, text)
+    except InvalidFile as error:
+        return None, None, error.errors
     if not isinstance(data, dict):
         message = "a flow definition must be a mapping of fields"
         return None, None, [KnowledgeError(shown, 1, message)]
@@ -360,7 +342,7 @@ def _extend(
 
 
 def _build(
-    shown: str, root: yaml.Node | None, data: dict[str, Any],
+    shown: str, root: Node | None, data: dict[str, Any],
     bases: Mapping[str, dict[str, Any]] | None = None,
 ) -> tuple[FlowDefinition | None, list[KnowledgeError]]:
     """Validate parsed data into a definition; return it (or None) and its problems."""
@@ -401,7 +383,7 @@ def load_definitions(
     errors: list[KnowledgeError] = []
     if not directory.is_dir():
         return flows, [KnowledgeError(str(directory), None, "the assessments folder is missing")]
-    parsed: list[tuple[str, yaml.Node | None, dict[str, Any] | None, list[KnowledgeError]]] = []
+    parsed: list[tuple[str, Node | None, dict[str, Any] | None, list[KnowledgeError]]] = []
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         shown = _display(path, directory)
         root, data, problems = _parse(path, shown)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from flows.definitions import FlowDefinition
 from flows.scoring import Result
-from learncity.content.models import Programme
+from learncity.content.models import CITY_ZONE, Programme
 
 ADULT_AGE = 16  # who takes a self-assessment; programmes only for younger people are left out
 GROW_LIMIT = 3
@@ -126,7 +126,13 @@ def _ranked(
 
 def _ended(programme: Programme, today: dt.date | None) -> bool:
     schedule = programme.schedule
-    return bool(today and schedule and schedule.end_date and schedule.end_date < today)
+    if today is None or schedule is None:
+        return False
+    if schedule.end_date and schedule.end_date < today:
+        return True
+    # A series that counts out (COUNT, UNTIL) before its end_date: no session left to join.
+    since = dt.datetime.combine(today, dt.time(), tzinfo=CITY_ZONE)
+    return bool(schedule.weekly) and schedule.next_session(since, CITY_ZONE) is None
 
 
 def suggested_topics(

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import WEEKLY, rrule, rrulestr
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -130,34 +129,9 @@ def due_time(start: dt.datetime, offset: str, zone: ZoneInfo) -> dt.datetime:
 def programme_sessions(
     programme: Programme, after: dt.datetime, before: dt.datetime, zone: ZoneInfo
 ) -> list[dt.datetime]:
-    """Return the programme's session starts in [after, before): weekly slots (and RRULE)."""
+    """Return the programme's session starts in [after, before) (see `Schedule.sessions`)."""
     schedule = programme.schedule
-    if schedule is None or not schedule.weekly:
-        return []
-    lo = after.astimezone(zone)
-    first_day = max(lo.date(), schedule.start_date) if schedule.start_date else lo.date()
-    last_day = min(before.astimezone(zone).date(), schedule.end_date or dt.date.max)
-    starts: list[dt.datetime] = []
-    for slot in schedule.weekly:
-        weekday = WEEKDAYS.index(slot.day)
-        if schedule.rrule and schedule.start_date:
-            # The RRULE (e.g. every other Saturday) counts from the programme's first day.
-            begin = dt.datetime.combine(schedule.start_date, slot.start)
-            rule = rrulestr(schedule.rrule, dtstart=begin)
-        else:
-            begin = dt.datetime.combine(first_day, slot.start)
-            rule = rrule(WEEKLY, byweekday=weekday, dtstart=begin)
-        for naive in rule.between(
-            dt.datetime.combine(first_day, dt.time(0)),
-            dt.datetime.combine(last_day, dt.time(23, 59)),
-            inc=True,
-        ):
-            if naive.weekday() != weekday:
-                continue
-            start = at_local(naive.date(), naive.time(), zone)
-            if after <= start < before:
-                starts.append(start)
-    return sorted(starts)
+    return schedule.sessions(after, before, zone) if schedule is not None else []
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,30 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
 from icalendar import Calendar, vRecur
 from icalendar import Event as VEvent
 
-from learncity.content.models import WEEKDAYS, Event, Programme, Venue, text_in
+from learncity.content.models import (
+    RULE_ANCHOR,
+    Event,
+    Programme,
+    Schedule,
+    Venue,
+    WeeklySlot,
+    text_in,
+)
 
 PRODID = "-//Learning City Assistant//learncity//EN"
 UID_DOMAIN = "learncity"
-_ICAL_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_SERIES_YEARS = dt.timedelta(days=3653)  # a finite series is counted to its end within ten years
 
 
 class NoScheduleError(ValueError):
-    """A programme without dates or weekly times cannot go in a calendar."""
+    """A programme without weekly times (or with no session left) cannot go in a calendar."""
 
     def __init__(self, record_id: str) -> None:
         self.record_id = record_id
-        super().__init__(f"programme {record_id!r} has no dated schedule to put in a calendar")
+        super().__init__(f"programme {record_id!r} has no weekly times to put in a calendar")
 
 
 def _calendar() -> Calendar:
@@ -89,52 +96,32 @@ def event_ics(
 
 
 def programme_ics(programme: Programme, zone: ZoneInfo, lang: str) -> bytes:
-    """Return an .ics with one recurring VEVENT per weekly slot (or the schedule's RRULE)."""
+    """Return an .ics with one recurring VEVENT per weekly slot, as `Schedule.sessions` counts."""
     schedule = programme.schedule
-    if schedule is None or not (schedule.weekly or (schedule.rrule and schedule.start_date)):
-        raise NoScheduleError(programme.id)
     calendar = _calendar()
     title = text_in(programme.title, lang)
     description = _description(text_in(programme.description, lang), programme.url)
     location = _location(programme.venue, programme.online)
     url = programme.url or programme.contact.url
-    first_day = schedule.start_date or dt.datetime.now(zone).date()
-    until = (
-        dt.datetime.combine(schedule.end_date, dt.time(23, 59, 59), tzinfo=zone)
-        if schedule.end_date
-        else None
-    )
-    slots: list[tuple[str, dt.datetime, dt.timedelta, vRecur]] = []
-    if schedule.weekly:
-        for slot in schedule.weekly:
-            weekday = WEEKDAYS.index(slot.day)
-            date = first_day + dt.timedelta(days=(weekday - first_day.weekday()) % 7)
-            start = dt.datetime.combine(date, slot.start, tzinfo=zone)
-            length = (
-                dt.datetime.combine(date, slot.end) - dt.datetime.combine(date, slot.start)
-                if slot.end
-                else dt.timedelta(hours=2)
-            )
-            rule = vRecur(freq="WEEKLY", byday=_ICAL_DAYS[weekday])
-            if until is not None:
-                rule["until"] = until.astimezone(dt.UTC)
-            slots.append((f"{programme.id}-{slot.day}-{slot.start:%H%M}", start, length, rule))
-    else:
-        assert schedule.rrule is not None
-        rule_start = dt.datetime.combine(first_day, dt.time(9, 0))
-        first = rrulestr(schedule.rrule, dtstart=rule_start)[0]
-        start = first.replace(tzinfo=zone)
-        rule = vRecur.from_ical(schedule.rrule)
-        if until is not None and "UNTIL" not in rule and "COUNT" not in rule:
-            rule["until"] = until.astimezone(dt.UTC)
-        slots.append((programme.id, start, dt.timedelta(hours=2), rule))
-    for uid, start, length, rule in slots:
+    slots = schedule.weekly if schedule is not None else []
+    for slot in slots:
+        assert schedule is not None
+        text = schedule.slot_rule(slot)
+        start = _first_session(schedule, slot, zone)
+        if text is None or start is None:
+            continue  # the rule never falls on this slot's day, or its dates are over
+        length = (
+            dt.datetime.combine(start.date(), slot.end)
+            - dt.datetime.combine(start.date(), slot.start)
+            if slot.end
+            else dt.timedelta(hours=2)
+        )
         item = VEvent()
-        item.add("uid", f"{uid}@{UID_DOMAIN}")
+        item.add("uid", f"{programme.id}-{slot.day}-{slot.start:%H%M}@{UID_DOMAIN}")
         item.add("dtstamp", dt.datetime.now(dt.UTC))
         item.add("dtstart", start)
         item.add("dtend", (start.replace(tzinfo=None) + length).replace(tzinfo=zone))
-        item.add("rrule", rule)
+        item.add("rrule", _slot_recur(schedule, slot, text, start, zone))
         item.add("summary", title)
         item.add("description", description)
         if location:
@@ -142,7 +129,34 @@ def programme_ics(programme: Programme, zone: ZoneInfo, lang: str) -> bytes:
         if url:
             item.add("url", url)
         calendar.add_component(item)
+    if not calendar.walk("VEVENT"):
+        raise NoScheduleError(programme.id)
     return _finish(calendar)
+
+
+def _first_session(schedule: Schedule, slot: WeeklySlot, zone: ZoneInfo) -> dt.datetime | None:
+    # From the programme's first day (else the rule's anchor): DTSTART is its first session.
+    first_day = min(schedule.start_date or RULE_ANCHOR, dt.datetime.now(zone).date())
+    since = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
+    found = schedule.sessions(since, since + _SERIES_YEARS, zone, slot=slot)
+    return found[0] if found else None
+
+
+def _slot_recur(
+    schedule: Schedule, slot: WeeklySlot, text: str, start: dt.datetime, zone: ZoneInfo
+) -> vRecur:
+    """Return the slot's RRULE, ending (UNTIL, in UTC) where the programme's sessions end."""
+    rule = vRecur.from_ical(text)
+    if "COUNT" in rule or "UNTIL" in rule:
+        # COUNT counts the rule's days across every slot, so one slot's share is only known by
+        # counting: such a series ends on the last session `sessions` gives this slot.
+        last = schedule.sessions(start, start + _SERIES_YEARS, zone, slot=slot)[-1]
+        rule.pop("COUNT", None)
+        rule["UNTIL"] = last.astimezone(dt.UTC)
+    elif schedule.end_date:
+        until = dt.datetime.combine(schedule.end_date, dt.time(23, 59, 59), tzinfo=zone)
+        rule["UNTIL"] = until.astimezone(dt.UTC)
+    return rule
 
 
 def _description(text: str, url: str | None) -> str:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from learncity.content.models import WEEKDAYS, Contact, Event, Programme, text_in
 from learncity.i18n import normalize_language, t
-from retrieval.lexical import fold
+from learncity.text import fold
 from retrieval.types import Card, CardKind, ContactInfo, Filters
 
 SUMMARY_CHARS = 220
@@ -112,7 +112,8 @@ def format_schedule(programme: Programme, lang: str) -> str:
         parts.append(t("answers.from_date", lang, start=format_date(schedule.start_date, lang)))
     elif schedule.end_date:
         parts.append(t("answers.until_date", lang, end=format_date(schedule.end_date, lang)))
-    if not parts and schedule.notes:
+    if schedule.notes and (not parts or schedule.rrule):
+        # A rule narrows the weekly times ("the second Saturday"): the notes say it in words.
         parts.append(first_sentences(text_in(schedule.notes, lang), 120))
     return ", ".join(parts)
 
@@ -142,22 +143,9 @@ def format_cost(record: Programme | Event, lang: str) -> str:
 def programme_next_start(
     programme: Programme, now: dt.datetime, zone: ZoneInfo
 ) -> dt.datetime | None:
-    """Return the next weekly meeting of a programme within its dates, if it has weekly times."""
+    """Return the programme's next session (see `Schedule.sessions`), if it has weekly times."""
     schedule = programme.schedule
-    if schedule is None or not schedule.weekly:
-        return None
-    first = max(now.date(), schedule.start_date or now.date())
-    best: dt.datetime | None = None
-    for slot in schedule.weekly:
-        day = first + dt.timedelta(days=(WEEKDAYS.index(slot.day) - first.weekday()) % 7)
-        start = dt.datetime.combine(day, slot.start, tzinfo=zone)
-        if start < now:
-            start = dt.datetime.combine(day + dt.timedelta(days=7), slot.start, tzinfo=zone)
-        if schedule.end_date and start.date() > schedule.end_date:
-            continue
-        if best is None or start < best:
-            best = start
-    return best
+    return schedule.next_session(now, zone) if schedule is not None else None
 
 
 def describe_filters(wanted: Filters, lang: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from learncity.text import fold
 from retrieval.types import Chunk, MetadataValue
 
 LANGUAGES = ("it", "en")
@@ -35,12 +35,6 @@ class LexicalHit:
     chunk: Chunk
     score: float
     normalised: float  # score / (sum of the query terms' idf * (k1 + 1)), in [0, 1]
-
-
-def fold(text: str) -> str:
-    """Lower-case text and strip accents."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 @lru_cache(maxsize=1)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from learncity.text import fold
 
 __all__ = [
     "DATA_DIR",
@@ -56,14 +57,6 @@ WINDOWS = (
 
 class VocabularyError(ValueError):
     """A vocabulary file that cannot be read or does not follow the schema."""
-
-
-def fold(text: str) -> str:
-    """Return `text` lower-cased, without accents and with single spaces (for matching words)."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    plain = plain.replace("’", "'")
-    return re.sub(r"\s+", " ", plain).strip()
 
 
 def _check_pattern(pattern: str) -> str:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from flows.definitions import FlowDefinition, load_definitions
+from learncity.content.loader import load_knowledge
 from learncity.content.models import Skill
 from tests.flows.conftest import ASSESSMENTS
 
@@ -72,3 +73,21 @@ def test_last_good_version_keeps_serving(tmp_path: Path) -> None:
                                                 encoding="utf-8")
     flows, errors = load_definitions(folder, previous=good)
     assert errors and flows["digcomp-quick"] is good["digcomp-quick"]
+
+
+def test_yaml_mistakes_read_the_same_as_in_the_knowledge_folder(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    broken = "id: x\ntitle:\n\tit: Titolo\n"  # a tab for indentation
+    (folder / "tabs.yaml").write_text(broken, encoding="utf-8")
+    (folder / "twice.yaml").write_text("id: x\nid: y\n", encoding="utf-8")
+    (tmp_path / "knowledge" / "programmes").mkdir()
+    (tmp_path / "knowledge" / "programmes" / "tabs.yaml").write_text(broken, encoding="utf-8")
+    _, errors = load_definitions(folder)
+    by_path = {error.path: error for error in errors}
+    flow_tab = by_path["assessments/tabs.yaml"]
+    assert flow_tab.line == 3 and "indent with spaces only" in flow_tab.message
+    assert by_path["assessments/twice.yaml"].line == 2
+    assert "written twice (first on line 1)" in by_path["assessments/twice.yaml"].message
+    content = load_knowledge(tmp_path / "knowledge")
+    [content_tab] = [e for e in content.errors if e.path == "programmes/tabs.yaml"]
+    assert (content_tab.line, content_tab.message) == (flow_tab.line, flow_tab.message)

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 
 import pytest
+import yaml
 from icalendar import Calendar
 
 from reminders.clock import ManualClock
@@ -321,3 +322,28 @@ programmes:
 def test_manual_clock_rejects_naive_times():
     with pytest.raises(ValueError, match="aware"):
         ManualClock(dt.datetime(2026, 1, 1))
+
+
+def test_programme_reminder_on_a_monthly_rule_is_due_before_the_second_saturday(
+    knowledge, make_service, clock, sample_knowledge_dir
+):
+    # The sample folder's record as it is: FREQ=MONTHLY;BYDAY=2SA with a Saturday 10:00 slot.
+    sample = yaml.safe_load(
+        (sample_knowledge_dir / "programmes" / "school-support.yaml").read_text(encoding="utf-8")
+    )
+    [record] = [p for p in sample["programmes"] if p["id"] == "genitori-insieme"]
+    (knowledge.root / "programmes").mkdir()
+    (knowledge.root / "programmes" / "p.yaml").write_text(
+        yaml.safe_dump({"programmes": [record]}, allow_unicode=True), encoding="utf-8"
+    )
+    knowledge.reload()
+    service = make_service()
+    confirmation = service.subscribe_programme(user_id=1, chat_id=1,
+                                               programme_id="genitori-insieme", lang="en")
+    # Monday 2 November: the second Saturday is the 14th, not Saturday the 7th.
+    assert confirmation.starts_at == rome(2026, 11, 14, 10, 0)
+    assert confirmation.reminders_at == (rome(2026, 11, 13, 10, 0), rome(2026, 11, 14, 9, 0))
+    assert sent_keys(service, rome(2026, 11, 6, 10, 0)) == []
+    [message] = sent_keys(service, rome(2026, 11, 13, 10, 0))
+    [vevent] = Calendar.from_ical(message.ics).walk("VEVENT")
+    assert vevent.decoded("dtstart") == rome(2026, 11, 14, 10, 0)
