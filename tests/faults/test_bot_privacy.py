@@ -21,7 +21,7 @@ sqlite_busy_timeout = bot_fixtures.sqlite_busy_timeout
 
 PERSONAL = (
     "Mi chiamo Giulia Rossi, codice fiscale RSSGLI85T50A562S, abito in via Garibaldi 12, "
-    "telefono 333 123 4567: quanto costa un volo per Tokyo?"
+    "telefono 333 123 4567: come rinnovo il permesso di soggiorno?"
 )
 SECRETS = ("Giulia", "Rossi", "RSSGLI85T50A562S", "Garibaldi", "333 123 4567", "4567")
 # A user id no other number in a conversation is likely to contain.
