@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from learncity.content.models import Event, Programme
+from learncity.content.models import Event, Programme, text_language
 from learncity.i18n import supported_languages, t
 from retrieval.cards import contact_line, describe_filters
 from retrieval.conversation import Context, Reading, read_follow_up
@@ -377,6 +377,10 @@ class AnswerEngine:
             if relaxed
             else t("answers.cards_intro", lang)
         )
+        fallback = _fallback_language(chosen, lang)
+        if fallback is not None:
+            name = _language_name(fallback, lang)
+            intro = f"{intro}\n{t('answers.described_in', lang, language=name)}"
         return Answer(
             question=understood.text,
             lang=lang,
@@ -656,6 +660,14 @@ def _twins(one: Ranked, other: Ranked) -> bool:
     """Return True when two guides cover mostly the same topics (one translates the other)."""
     first, second = _topics(one), _topics(other)
     return bool(first) and len(first & second) >= TWIN_TOPIC_SHARE * len(first | second)
+
+
+def _fallback_language(chosen: Sequence[Candidate], lang: str) -> str | None:
+    """Return the language the cards fall back to when none is described in `lang`."""
+    written = {text_language(c.record.description, lang, c.record.lang) for c in chosen}
+    if not chosen or lang in written:
+        return None
+    return sorted(written)[0]
 
 
 def _snippet(hit: Hit) -> str:

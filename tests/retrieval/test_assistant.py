@@ -636,3 +636,9 @@ def test_an_event_added_this_month_is_found_by_a_month_question(services: Servic
     finally:
         added.unlink()
         services.knowledge.reload()
+
+
+def test_cards_say_when_they_are_described_in_another_language(assistant: Assistant) -> None:
+    answer = assistant.ask("cours d'informatique pour les seniors", now=NOW)
+    assert answer.lang == "fr" and answer.cards
+    assert "décrit en anglais" in answer.text  # the records have Italian and English only
