@@ -363,13 +363,9 @@ class Catalogue:
         if start is not None and schedule.end_date and schedule.end_date < start.date():
             return False
         if slots and start is not None and end is not None and end - start < dt.timedelta(days=7):
-            days = set()
-            day = start.date()
-            while day < end.date() or (day == end.date() and end.time() != dt.time()):
-                days.add(day.weekday())
-                day += dt.timedelta(days=1)
-            if not any(WEEKDAYS.index(s.day) in days for s in slots):
-                return False
+            # "This weekend": a session must fall in the window (a monthly group is not on
+            # every Saturday); the schedule's one interpreter says when sessions are.
+            return bool(schedule.sessions(start, end, self._zone))
         return True
 
     def event_start(

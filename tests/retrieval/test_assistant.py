@@ -642,3 +642,23 @@ def test_cards_say_when_they_are_described_in_another_language(assistant: Assist
     answer = assistant.ask("cours d'informatique pour les seniors", now=NOW)
     assert answer.lang == "fr" and answer.cards
     assert "décrit en anglais" in answer.text  # the records have Italian and English only
+
+
+def test_a_monthly_group_is_not_offered_on_a_weekend_it_does_not_meet(
+    assistant: Assistant,
+) -> None:
+    # genitori-insieme meets on the second Saturday of the month (FREQ=MONTHLY;BYDAY=2SA).
+    catalogue = assistant.catalogue
+    kb = assistant._knowledge.current  # noqa: SLF001 - the record behind the check
+    group = kb.programmes["genitori-insieme"]
+    third_weekend = dt.datetime(2026, 11, 21, 0, 0, tzinfo=ROME)
+    second_weekend = dt.datetime(2026, 11, 14, 0, 0, tzinfo=ROME)
+    window = dt.timedelta(days=2)
+    from retrieval.types import Filters
+
+    assert not catalogue.programme_fits(
+        group, Filters(starts_after=third_weekend, starts_before=third_weekend + window), NOW
+    )
+    assert catalogue.programme_fits(
+        group, Filters(starts_after=second_weekend, starts_before=second_weekend + window), NOW
+    )
