@@ -12,12 +12,13 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from learncity.content.models import Event, Programme
 from reminders.clock import ManualClock
 from reminders.delivery import Deliverer, OutgoingMessage
 from reminders.scheduler import ReminderScheduler
@@ -37,12 +38,18 @@ NOON = dt.datetime(2026, 11, 2, 12, 0, tzinfo=ROME)  # outside the quiet hours
 START = NOON + dt.timedelta(days=1)
 
 
-@dataclass
 class EmptyCatalog:
     """No events: messages render with the target id as title (rendering is not under test)."""
 
-    events: dict[str, object] = field(default_factory=dict)
-    programmes: dict[str, object] = field(default_factory=dict)
+    @property
+    def events(self) -> Mapping[str, Event]:
+        """No events."""
+        return {}
+
+    @property
+    def programmes(self) -> Mapping[str, Programme]:
+        """No programmes."""
+        return {}
 
 
 class CountingSender:
