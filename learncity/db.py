@@ -8,6 +8,8 @@ Replicas on one PostgreSQL coordinate with advisory locks (no-ops on SQLite, one
     lock_chat(session, chat_id)      transaction-scoped: one update of a chat at a time
     lock_name(session, "name")       transaction-scoped: one worker at a time for a named task
     try_leader(connection, "name")   session-scoped, non-blocking: elect one leader for a task
+    LeaderTask(engine=, name=)       run a task (the knowledge sync) on one replica at a time and
+                                     publish its result's version in `shared_versions`
 
 Async code never calls the database on the event loop: `BlockingCalls` runs each call in its own
 worker threads (so a locked database cannot starve the threads that compute answers) with a
@@ -19,6 +21,7 @@ deadline, and turns "locked", "unreachable" and "too slow" into one exception::
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import hashlib
 import logging
@@ -26,11 +29,21 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +167,59 @@ def release_leader(connection: Connection, name: str) -> None:
     """Give up the leadership taken with `try_leader` on this connection."""
     if connection.dialect.name == "postgresql":
         connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+
+
+class SharedVersion(Base):
+    """The version of something every replica must agree on (the knowledge index), by name."""
+
+    __tablename__ = "shared_versions"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeaderTask:
+    """Run a task on one replica at a time and publish the version it produced.
+
+    The knowledge sync is the use: the replica that wins `try_leader` syncs the shared index and
+    then publishes the new version; the others see `published()` change and reload their
+    in-memory search structures. A version is published only after its sync finished, so a
+    replica never loads a half-built index; a leader that dies mid-sync loses its lock with its
+    connection and the next attempt elsewhere takes over.
+    """
+
+    def __init__(self, *, engine: Engine, name: str) -> None:
+        if not name or len(name) > 64:
+            raise ValueError(f"task name {name!r} must be 1 to 64 characters")
+        self._engine = engine
+        self.name = name
+
+    def run_if_leader(self, work: Callable[[], str]) -> str | None:
+        """Run `work` if no other replica runs it now; publish and return its version, else None."""
+        with self._engine.connect() as connection:
+            if not try_leader(connection, self.name):
+                return None
+            connection.commit()  # the lock is the session's, not the transaction's
+            try:
+                version = work()
+                if not version or len(version) > 128:
+                    raise ValueError(f"version {version!r} must be 1 to 128 characters")
+                upsert(connection, SharedVersion, {"name": self.name},
+                       {"version": version, "updated_at": dt.datetime.now(dt.UTC)})
+                connection.commit()
+                return version
+            finally:
+                release_leader(connection, self.name)
+                connection.commit()
+
+    def published(self) -> str | None:
+        """Return the last version a leader published (None before the first)."""
+        with self._engine.connect() as connection:
+            value = connection.scalar(
+                select(SharedVersion.version).where(SharedVersion.name == self.name)
+            )
+        return None if value is None else str(value)
 
 
 def create_schema(engine: Engine) -> None:
