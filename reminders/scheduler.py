@@ -110,9 +110,13 @@ class ReminderScheduler:
         when = ceiling if target is None else max(now, min(target, ceiling))
         # The clock may be a test clock: keep the delay and apply it to the real clock.
         run_date = dt.datetime.now(dt.UTC) + (when - now)
+        # Two instances: `run_due` arms the next wake-up before it returns, and a wake-up due at
+        # once would otherwise fire while this run still counts as running, be skipped, and,
+        # being a one-off date job, leave nothing armed. The second instance waits on
+        # `_running` and then runs.
         self._scheduler.add_job(
             self.run_due, "date", run_date=run_date, id=JOB_ID, replace_existing=True,
-            misfire_grace_time=None, coalesce=True, max_instances=1,
+            misfire_grace_time=None, coalesce=True, max_instances=2,
         )
 
     async def run_due(self) -> int:
