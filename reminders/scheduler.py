@@ -6,8 +6,10 @@ may be due (`ReminderService.next_wakeup`), capped by a poll interval, and re-ar
 and whenever the service reports a change. Starting it runs `recover()` first, so a restart resumes
 exactly where the database says.
 
-Run one scheduler per database: the claim and the unique delivery key keep a second one from
-sending twice, but one is the supported set-up.
+On SQLite run one scheduler per database (the single-writer claim). On PostgreSQL every replica
+may run one: rows are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` under a lease (see
+`reminders.store`), and a dead replica's claims are taken over when the lease ends (the wake-up
+also comes due at the earliest lease end). Each replica's `Deliverer` keeps its own rate limits.
 """
 
 from __future__ import annotations
