@@ -3,6 +3,14 @@
 Each area declares its tables on `Base` in its own module (bot/storage.py, flows/store.py,
 reminders/store.py); `create_schema` creates whatever is missing.
 
+Replicas on one PostgreSQL coordinate with advisory locks (no-ops on SQLite, one process)::
+
+    lock_chat(session, chat_id)      transaction-scoped: one update of a chat at a time
+    lock_name(session, "name")       transaction-scoped: one worker at a time for a named task
+    try_leader(connection, "name")   session-scoped, non-blocking: elect one leader for a task
+    LeaderTask(engine=, name=)       run a task (the knowledge sync) on one replica at a time and
+                                     publish its result's version in `shared_versions`
+
 Async code never calls the database on the event loop: `BlockingCalls` runs each call in its own
 worker threads (so a locked database cannot starve the threads that compute answers) with a
 deadline, and turns "locked", "unreachable" and "too slow" into one exception::
@@ -13,17 +21,29 @@ deadline, and turns "locked", "unreachable" and "too slow" into one exception::
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +115,111 @@ def upsert(
     else:
         statement = statement.on_conflict_do_nothing(index_elements=list(key))
     executor.execute(statement)
+
+
+# Named locks live far below any Telegram chat id (users > 0, groups about -10**12), so a named
+# lock never waits on a chat's lock.
+_NAMED_LOCK_BASE = -(2**62)
+
+
+def lock_key(name: str) -> int:
+    """Return the advisory-lock key of a named task (stable across processes and versions)."""
+    digest = hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest()
+    return _NAMED_LOCK_BASE + int.from_bytes(digest, "big")
+
+
+def _dialect(executor: Connection | Session) -> str:
+    bind = executor.get_bind() if isinstance(executor, Session) else executor
+    return bind.dialect.name
+
+
+def lock_chat(executor: Connection | Session, chat_id: int) -> None:
+    """Wait for the chat's lock until the transaction ends (PostgreSQL; SQLite has one writer).
+
+    Two updates of one chat reaching two replicas at once then write one after the other;
+    different chats never wait on each other. Call it first in the transaction that reads and
+    writes the chat's state.
+    """
+    if _dialect(executor) == "postgresql":
+        executor.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(chat_id)})
+
+
+def lock_name(executor: Connection | Session, name: str) -> None:
+    """Wait for the named task's lock until the transaction ends (PostgreSQL; no-op on SQLite)."""
+    if _dialect(executor) == "postgresql":
+        executor.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+
+
+def try_leader(connection: Connection, name: str) -> bool:
+    """Try to become the leader for `name` on this connection; return True when it did.
+
+    A session-level `pg_try_advisory_lock`: held until `release_leader` or until the connection
+    closes (a killed replica's lock goes with its connection, so another takes over). Keep the
+    connection open while leading. SQLite (one process) always leads.
+    """
+    if connection.dialect.name != "postgresql":
+        return True
+    return bool(connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
+                                  {"key": lock_key(name)}))
+
+
+def release_leader(connection: Connection, name: str) -> None:
+    """Give up the leadership taken with `try_leader` on this connection."""
+    if connection.dialect.name == "postgresql":
+        connection.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+
+
+class SharedVersion(Base):
+    """The version of something every replica must agree on (the knowledge index), by name."""
+
+    __tablename__ = "shared_versions"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeaderTask:
+    """Run a task on one replica at a time and publish the version it produced.
+
+    The knowledge sync is the use: the replica that wins `try_leader` syncs the shared index and
+    then publishes the new version; the others see `published()` change and reload their
+    in-memory search structures. A version is published only after its sync finished, so a
+    replica never loads a half-built index; a leader that dies mid-sync loses its lock with its
+    connection and the next attempt elsewhere takes over.
+    """
+
+    def __init__(self, *, engine: Engine, name: str) -> None:
+        if not name or len(name) > 64:
+            raise ValueError(f"task name {name!r} must be 1 to 64 characters")
+        self._engine = engine
+        self.name = name
+
+    def run_if_leader(self, work: Callable[[], str]) -> str | None:
+        """Run `work` if no other replica runs it now; publish and return its version, else None."""
+        with self._engine.connect() as connection:
+            if not try_leader(connection, self.name):
+                return None
+            connection.commit()  # the lock is the session's, not the transaction's
+            try:
+                version = work()
+                if not version or len(version) > 128:
+                    raise ValueError(f"version {version!r} must be 1 to 128 characters")
+                upsert(connection, SharedVersion, {"name": self.name},
+                       {"version": version, "updated_at": dt.datetime.now(dt.UTC)})
+                connection.commit()
+                return version
+            finally:
+                release_leader(connection, self.name)
+                connection.commit()
+
+    def published(self) -> str | None:
+        """Return the last version a leader published (None before the first)."""
+        with self._engine.connect() as connection:
+            value = connection.scalar(
+                select(SharedVersion.version).where(SharedVersion.name == self.name)
+            )
+        return None if value is None else str(value)
 
 
 def create_schema(engine: Engine) -> None:

@@ -6,8 +6,10 @@ may be due (`ReminderService.next_wakeup`), capped by a poll interval, and re-ar
 and whenever the service reports a change. Starting it runs `recover()` first, so a restart resumes
 exactly where the database says.
 
-Run one scheduler per database: the claim and the unique delivery key keep a second one from
-sending twice, but one is the supported set-up.
+On SQLite run one scheduler per database (the single-writer claim). On PostgreSQL every replica
+may run one: rows are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` under a lease (see
+`reminders.store`), and a dead replica's claims are taken over when the lease ends (the wake-up
+also comes due at the earliest lease end). Each replica's `Deliverer` keeps its own rate limits.
 """
 
 from __future__ import annotations
@@ -110,9 +112,13 @@ class ReminderScheduler:
         when = ceiling if target is None else max(now, min(target, ceiling))
         # The clock may be a test clock: keep the delay and apply it to the real clock.
         run_date = dt.datetime.now(dt.UTC) + (when - now)
+        # Two instances: `run_due` arms the next wake-up before it returns, and a wake-up due at
+        # once would otherwise fire while this run still counts as running, be skipped, and,
+        # being a one-off date job, leave nothing armed. The second instance waits on
+        # `_running` and then runs.
         self._scheduler.add_job(
             self.run_due, "date", run_date=run_date, id=JOB_ID, replace_existing=True,
-            misfire_grace_time=None, coalesce=True, max_instances=1,
+            misfire_grace_time=None, coalesce=True, max_instances=2,
         )
 
     async def run_due(self) -> int:

@@ -8,12 +8,17 @@ Plain values in, plain values out; no Telegram here. Exceptions::
     ├── UnknownSubscription    no active reminder with that id for this user
     └── InvalidOffset          an offset that is not like "1w", "1d", "3h" or "30m"
 
+Every SQL statement is in `reminders.store`; this module decides (which occurrence, which offsets,
+quiet hours, what a message says) and the store reads and writes.
+
 Exactly once: `due()` claims rows (status pending -> sending) and writes their delivery record
 (`reminder_deliveries`, unique key) in the same transaction; `mark_delivered()` completes both in
-one transaction when Telegram acknowledges. `recover()` (at start-up) puts rows left "sending" by a
-crash back in the queue: a message that reached Telegram in the instant before the crash, but whose
-acknowledgement was not yet committed, is the only one that can arrive twice (at most one per chat,
-at most `max_in_flight` in all); every acknowledged message is never sent again.
+one transaction when Telegram acknowledges. On PostgreSQL several workers claim at once (`SELECT ...
+FOR UPDATE SKIP LOCKED` with a lease; see `reminders.store`). `recover()` (at start-up) puts rows
+left "sending" by a crash back in the queue: a message that reached Telegram in the instant before
+the crash, but whose acknowledgement was not yet committed, is the only one that can arrive twice
+(at most one per chat, at most `max_in_flight` in all); every acknowledged message is never sent
+again.
 """
 
 from __future__ import annotations
@@ -26,8 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from learncity.content.models import WEEKDAYS, Event, EventStatus, Programme, text_in
 from learncity.i18n import t
@@ -41,7 +45,7 @@ from reminders.digest import (
     events_for_digest,
     parse_clock_time,
 )
-from reminders.store import Delivery, DigestPreference, Reminder, ReminderStore, Subscription
+from reminders.store import Reminder, ReminderStore, Subscription
 
 if TYPE_CHECKING:
     from learncity.settings import Settings
@@ -319,9 +323,7 @@ class ReminderService:
 
     def offsets_for(self, user_id: int) -> tuple[str, ...]:
         """Return the user's reminder offsets (their own choice, else the default)."""
-        with self.store.session() as s:
-            row = s.get(st.UserReminderOffsets, user_id)
-            return tuple(row.offsets.split(",")) if row else self.default_offsets
+        return self.store.offsets(user_id) or self.default_offsets
 
     def subscribe(
         self,
@@ -361,37 +363,10 @@ class ReminderService:
         if start is None:
             raise NoUpcomingDate(f"{kind} {target_id!r} has no date after {now.isoformat()}")
         offsets = self.offsets_for(user_id)
-        with self.store.session() as s:
-            sub = s.scalars(
-                select(Subscription).where(
-                    Subscription.user_id == user_id,
-                    Subscription.target_kind == kind,
-                    Subscription.target_id == target_id,
-                    Subscription.occurrence_start == start,
-                    Subscription.status == st.ACTIVE,
-                )
-            ).first()
-            already = sub is not None
-            if sub is None:
-                sub = Subscription(
-                    user_id=user_id, chat_id=chat_id, lang=lang, target_kind=kind,
-                    target_id=target_id, occurrence_start=start, offsets=",".join(offsets),
-                    explicit=True, status=st.ACTIVE, created_at=now,
-                )
-                s.add(sub)
-                s.flush()
-            else:
-                sub.chat_id, sub.lang = chat_id, lang
-            self._plan(s, sub, now)
-            s.flush()
-            pending = s.scalars(
-                select(Reminder.due_at).where(
-                    Reminder.subscription_id == sub.id,
-                    Reminder.kind == st.KIND_REMINDER,
-                    Reminder.status == st.PENDING,
-                ).order_by(Reminder.due_at)
-            ).all()
-            sub_id = sub.id
+        sub_id, already, pending = self.store.subscribe(
+            user_id=user_id, chat_id=chat_id, lang=lang, kind=kind, target_id=target_id,
+            start=start, offsets=offsets, now=now, wanted=self._wanted,
+        )
         self._changed()
         title = text_in(target.title, lang)
         times = tuple(self.local(when) for when in pending)
@@ -407,51 +382,15 @@ class ReminderService:
                  kind, target_id, start.isoformat(), len(times))
         return Confirmation(sub_id, kind, target_id, title, self.local(start), times, already, text)
 
-    def _plan(self, s: Session, sub: Subscription, now: dt.datetime) -> None:
-        """Make the pending reminder rows of `sub` match its occurrence and offsets."""
-        wanted = {off: due_time(sub.occurrence_start, off, self.zone) for off in
-                  sub.offsets.split(",")}
-        rows = s.scalars(
-            select(Reminder).where(
-                Reminder.subscription_id == sub.id, Reminder.kind == st.KIND_REMINDER
-            )
-        ).all()
-        have: set[str] = set()
-        for row in rows:
-            current = (row.offset in wanted and row.occurrence_start == sub.occurrence_start)
-            if row.status == st.PENDING and not current:
-                row.status = st.WITHDRAWN
-            elif current and row.status != st.WITHDRAWN:
-                have.add(row.offset or "")
-        for offset, due in wanted.items():
-            if offset in have or due <= now:
-                continue
-            stamp = int(sub.occurrence_start.timestamp())
-            s.add(Reminder(
-                subscription_id=sub.id, user_id=sub.user_id, chat_id=sub.chat_id, lang=sub.lang,
-                kind=st.KIND_REMINDER, target_kind=sub.target_kind, target_id=sub.target_id,
-                occurrence_start=sub.occurrence_start, offset=offset, due_at=due,
-                not_after=sub.occurrence_start, explicit=sub.explicit, status=st.PENDING,
-                delivery_key=f"reminder:{sub.id}:{offset}:{stamp}", attempts=0,
-            ))
+    def _wanted(self, sub: Subscription) -> dict[str, dt.datetime]:
+        """Return when each of the subscription's reminders is due, by offset."""
+        return {off: due_time(sub.occurrence_start, off, self.zone)
+                for off in sub.offsets.split(",")}
 
     def upcoming(self, user_id: int, *, now: dt.datetime | None = None) -> list[Upcoming]:
         """Return the user's active reminders for what is still ahead, soonest first."""
         now = self._now(now)
-        with self.store.session() as s:
-            subs = s.scalars(
-                select(Subscription).where(
-                    Subscription.user_id == user_id,
-                    Subscription.status == st.ACTIVE,
-                    Subscription.occurrence_start > now,
-                ).order_by(Subscription.occurrence_start)
-            ).all()
-            next_due = dict(s.execute(
-                select(Reminder.subscription_id, func.min(Reminder.due_at)).where(
-                    Reminder.user_id == user_id, Reminder.status == st.PENDING,
-                    Reminder.kind == st.KIND_REMINDER,
-                ).group_by(Reminder.subscription_id)
-            ).tuples().all())
+        subs, next_due = self.store.upcoming(user_id, now=now)
         result = []
         for sub in subs:
             due = next_due.get(sub.id)
@@ -465,27 +404,16 @@ class ReminderService:
 
     def cancel(self, *, user_id: int, subscription_id: int) -> Upcoming:
         """Cancel one of the user's reminders; return what was cancelled."""
-        with self.store.session() as s:
-            sub = s.get(Subscription, subscription_id)
-            if sub is None or sub.user_id != user_id or sub.status != st.ACTIVE:
-                raise UnknownSubscription(
-                    f"no active reminder with id {subscription_id} for user {user_id}")
-            sub.status = st.CANCELLED_BY_USER
-            self._withdraw(s, Reminder.subscription_id == sub.id)
-            gone = Upcoming(sub.id, sub.target_kind, sub.target_id,
-                            self._title(sub.target_kind, sub.target_id, sub.lang),
-                            self.local(sub.occurrence_start), None, tuple(sub.offsets.split(",")))
+        sub = self.store.cancel(user_id=user_id, subscription_id=subscription_id)
+        if sub is None:
+            raise UnknownSubscription(
+                f"no active reminder with id {subscription_id} for user {user_id}")
+        gone = Upcoming(sub.id, sub.target_kind, sub.target_id,
+                        self._title(sub.target_kind, sub.target_id, sub.lang),
+                        self.local(sub.occurrence_start), None, tuple(sub.offsets.split(",")))
         self._changed()
         log.info("a user cancelled reminder %s", subscription_id)
         return gone
-
-    @staticmethod
-    def _withdraw(s: Session, *where: object) -> int:
-        result = s.execute(
-            update(Reminder).where(Reminder.status == st.PENDING, *where)  # type: ignore[arg-type]
-            .values(status=st.WITHDRAWN)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
     def set_offsets(
         self, *, user_id: int, offsets: Sequence[str], now: dt.datetime | None = None
@@ -495,19 +423,8 @@ class ReminderService:
         clean = sorted({o.strip() for o in offsets}, key=parse_offset, reverse=True)
         if not clean:
             raise InvalidOffset("choose at least one offset, like 1d")
-        joined = ",".join(clean)
-        with self.store.session() as s:
-            row = s.get(st.UserReminderOffsets, user_id)
-            if row is None:
-                s.add(st.UserReminderOffsets(user_id=user_id, offsets=joined))
-            else:
-                row.offsets = joined
-            for sub in s.scalars(select(Subscription).where(
-                Subscription.user_id == user_id, Subscription.status == st.ACTIVE,
-                Subscription.occurrence_start > now,
-            )).all():
-                sub.offsets = joined
-                self._plan(s, sub, now)
+        self.store.set_offsets(user_id=user_id, offsets=",".join(clean), now=now,
+                               wanted=self._wanted)
         self._changed()
         return tuple(clean)
 
@@ -515,11 +432,8 @@ class ReminderService:
 
     def digest_settings(self, user_id: int) -> DigestSettings:
         """Return the user's digest choice (off, no interests, when never chosen)."""
-        with self.store.session() as s:
-            pref = s.get(DigestPreference, user_id)
-            if pref is None:
-                return DigestSettings(False, ())
-            return DigestSettings(pref.opted_in, tuple(i for i in pref.interests.split(",") if i))
+        found = self.store.digest_preference(user_id)
+        return DigestSettings(*found) if found is not None else DigestSettings(False, ())
 
     def set_digest(
         self, *, user_id: int, chat_id: int, lang: str, opted_in: bool,
@@ -527,17 +441,8 @@ class ReminderService:
     ) -> DigestSettings:
         """Opt in or out of the weekly digest; `interests` (topic ids) replace the old ones."""
         now = self._now(now)
-        with self.store.session() as s:
-            pref = s.get(DigestPreference, user_id)
-            if pref is None:
-                pref = DigestPreference(user_id=user_id, chat_id=chat_id, lang=lang,
-                                        opted_in=opted_in, interests="", updated_at=now)
-                s.add(pref)
-            pref.chat_id, pref.lang, pref.opted_in, pref.updated_at = chat_id, lang, opted_in, now
-            if interests is not None:
-                pref.interests = ",".join(sorted(set(interests)))
-            if not opted_in:
-                self._withdraw(s, Reminder.user_id == user_id, Reminder.kind == st.KIND_DIGEST)
+        self.store.set_digest(user_id=user_id, chat_id=chat_id, lang=lang, opted_in=opted_in,
+                              interests=interests, now=now)
         self._changed()
         return self.digest_settings(user_id)
 
@@ -554,36 +459,23 @@ class ReminderService:
     def reconcile(self, knowledge: Catalog, *, now: dt.datetime | None = None) -> list[Notice]:
         """Move or cancel reminders whose event changed; queue the notices; return them."""
         now = self._now(now)
+
+        def new_start(sub: Subscription) -> dt.datetime | None:
+            target: Event | Programme | None = (
+                knowledge.events.get(sub.target_id) if sub.target_kind == EVENT
+                else knowledge.programmes.get(sub.target_id)
+            )
+            return self._new_start(target, sub.occurrence_start, now)
+
         notices: list[Notice] = []
-        with self.store.session() as s:
-            subs = s.scalars(select(Subscription).where(Subscription.status == st.ACTIVE)).all()
-            for sub in subs:
-                old = sub.occurrence_start
-                if old <= now:
-                    sub.status = st.DONE
-                    continue
-                target: Event | Programme | None = (
-                    knowledge.events.get(sub.target_id) if sub.target_kind == EVENT
-                    else knowledge.programmes.get(sub.target_id)
-                )
-                new = self._new_start(target, old, now)
-                if new == old:
-                    continue
-                stamp = int(old.timestamp())
-                if new is None:
-                    sub.status = st.EVENT_CANCELLED
-                    self._withdraw(s, Reminder.subscription_id == sub.id)
-                    self._queue_notice(s, sub, st.KIND_CANCELLED, old, old, now,
-                                       f"cancelled:{sub.id}:{stamp}")
-                    notices.append(Notice("cancelled", sub.user_id, sub.chat_id, sub.target_kind,
-                                          sub.target_id, old, None))
-                    log.info("%s %s cancelled: reminder %s withdrawn, its user told",
-                             sub.target_kind, sub.target_id, sub.id)
-                    continue
-                sub.occurrence_start = new
-                self._plan(s, sub, now)
-                self._queue_notice(s, sub, st.KIND_MOVED, new, old, now,
-                                   f"moved:{sub.id}:{stamp}:{int(new.timestamp())}")
+        for _kind, sub, old, new in self.store.reconcile(now=now, new_start=new_start,
+                                                        wanted=self._wanted):
+            if new is None:
+                notices.append(Notice("cancelled", sub.user_id, sub.chat_id, sub.target_kind,
+                                      sub.target_id, old, None))
+                log.info("%s %s cancelled: reminder %s withdrawn, its user told",
+                         sub.target_kind, sub.target_id, sub.id)
+            else:
                 notices.append(Notice("moved", sub.user_id, sub.chat_id, sub.target_kind,
                                       sub.target_id, old, new))
                 log.info("%s %s moved from %s to %s: reminder %s re-planned",
@@ -622,30 +514,12 @@ class ReminderService:
         found = [start for start in same_day if start > now]
         return found[0] if found else self._next_start(target, now)
 
-    def _queue_notice(
-        self, s: Session, sub: Subscription, kind: str, start: dt.datetime,
-        previous: dt.datetime, now: dt.datetime, key: str,
-    ) -> None:
-        if s.scalar(select(Reminder.id).where(Reminder.delivery_key == key)) is not None:
-            return
-        s.add(Reminder(
-            subscription_id=sub.id, user_id=sub.user_id, chat_id=sub.chat_id, lang=sub.lang,
-            kind=kind, target_kind=sub.target_kind, target_id=sub.target_id,
-            occurrence_start=start, previous_start=previous, due_at=now,
-            not_after=start if kind == st.KIND_MOVED else previous, explicit=False,
-            status=st.PENDING, delivery_key=key, attempts=0,
-        ))
-
     # -- the outbox -----------------------------------------------------------------------------
 
     def recover(self, *, now: dt.datetime | None = None) -> int:
         """Put back in the queue what a crash left claimed but unacknowledged; return how many."""
         now = self._now(now)
-        with self.store.session() as s:
-            result = s.execute(
-                update(Reminder).where(Reminder.status == st.SENDING).values(status=st.PENDING)
-            )
-            count = int(getattr(result, "rowcount", 0) or 0)
+        count = self.store.recover(now=now)
         if count:
             log.warning("%d messages were in flight when the bot stopped: queued again", count)
         return count
@@ -654,17 +528,12 @@ class ReminderService:
         """Claim what is due (quiet hours and downtime applied) and return it ready to send."""
         now = self._now(now)
         self._plan_digests(now)
-        claimed: list[Reminder] = []
-        with self.store.session() as s:
-            while len(claimed) < limit:
-                # Every row handled leaves the query (claimed, dropped, deferred, or done).
-                rows = s.scalars(
-                    select(Reminder).where(Reminder.status == st.PENDING, Reminder.due_at <= now)
-                    .order_by(Reminder.due_at, Reminder.id).limit(limit - len(claimed))
-                ).all()
-                if not rows:
-                    break
-                self._claim_rows(s, rows, now, claimed)
+        claimed, dropped = self.store.claim_due(now, limit=limit,
+                                                hold_until=self._hold_until(now))
+        for row in dropped:
+            log.info("dropped %s: due %s, missed (the bot was down) and %s already started",
+                     loggable_key(row.delivery_key), row.due_at.isoformat(),
+                     row.target_id or "the week")
         messages = []
         for row in claimed:
             try:
@@ -674,38 +543,17 @@ class ReminderService:
                 self.mark_failed(row.delivery_key, reason=f"render: {error}")
         return messages
 
-    def _claim_rows(
-        self, s: Session, rows: Sequence[Reminder], now: dt.datetime, claimed: list[Reminder]
-    ) -> None:
+    def _hold_until(self, now: dt.datetime) -> Callable[[Reminder], dt.datetime | None]:
+        """Return the quiet-hours rule: when a row due now must wait, until when."""
         quiet = self.quiet.contains(now)
         quiet_end = self.quiet.ends_after(now)
-        records = {d.key: d for d in s.scalars(select(Delivery).where(
-            Delivery.key.in_([row.delivery_key for row in rows]))).all()}
-        for row in rows:
-            if row.not_after <= now:
-                row.status = st.DROPPED
-                log.info("dropped %s: due %s, missed (the bot was down) and %s already started",
-                         loggable_key(row.delivery_key), row.due_at.isoformat(),
-                         row.target_id or "the week")
-                continue
+
+        def hold(row: Reminder) -> dt.datetime | None:
             if quiet and not self._may_break_quiet(row, quiet_end):
-                row.due_at = quiet_end  # held back until the quiet hours end
-                continue
-            record = records.get(row.delivery_key)
-            if record is not None and record.sent_at is not None:
-                row.status = st.SENT  # already delivered under the same key: never twice
-                continue
-            if record is None:
-                s.add(Delivery(key=row.delivery_key, reminder_id=row.id, user_id=row.user_id,
-                               chat_id=row.chat_id, claimed_at=now, outcome="in-flight",
-                               attempts=1))
-            else:
-                record.claimed_at, record.attempts = now, record.attempts + 1
-                record.outcome, record.reminder_id = "in-flight", row.id
-            row.status = st.SENDING
-            row.attempts += 1
-            claimed.append(row)
-        s.flush()
+                return quiet_end
+            return None
+
+        return hold
 
     def _may_break_quiet(self, row: Reminder, quiet_end: dt.datetime) -> bool:
         if row.kind == st.KIND_REMINDER:
@@ -718,10 +566,7 @@ class ReminderService:
     def next_wakeup(self, now: dt.datetime | None = None) -> dt.datetime | None:
         """Return when something may next be due (a queued row or this week's digest)."""
         now = self._now(now)
-        with self.store.session() as s:
-            first = s.scalar(select(func.min(Reminder.due_at)).where(Reminder.status == st.PENDING))
-            digest_users = s.scalar(select(func.count()).select_from(DigestPreference)
-                                    .where(DigestPreference.opted_in.is_(True)))
+        first, digest_users = self.store.next_due()
         candidates = [first] if first is not None else []
         if digest_users:
             candidates.append(self.digest.next_moment(now))
@@ -731,22 +576,8 @@ class ReminderService:
         moment = self.digest.moment(now)
         if now < moment:
             return
-        week = self.digest.week_key(now)
-        with self.store.session() as s:
-            prefs = s.scalars(select(DigestPreference).where(DigestPreference.opted_in.is_(True)))
-            wanted = {f"digest:{p.user_id}:{week}": p for p in prefs.all()}
-            if not wanted:
-                return
-            have = set(s.scalars(select(Reminder.delivery_key).where(
-                Reminder.delivery_key.in_(list(wanted)))).all())
-            for key, pref in wanted.items():
-                if key in have:
-                    continue
-                s.add(Reminder(
-                    user_id=pref.user_id, chat_id=pref.chat_id, lang=pref.lang,
-                    kind=st.KIND_DIGEST, due_at=moment, not_after=self.digest.week_end(now),
-                    explicit=False, status=st.PENDING, delivery_key=key, attempts=0,
-                ))
+        self.store.plan_digests(week=self.digest.week_key(now), moment=moment,
+                                not_after=self.digest.week_end(now))
 
     def _render(self, row: Reminder) -> OutgoingMessage:
         lang = row.lang
@@ -830,49 +661,19 @@ class ReminderService:
     def mark_delivered(self, key: str, *, message_id: int | None = None,
                        now: dt.datetime | None = None) -> None:
         """Record in one transaction that the message with `key` reached the user."""
-        now = self._now(now)
-        with self.store.session() as s:
-            s.execute(update(Delivery).where(Delivery.key == key)
-                      .values(sent_at=now, message_id=message_id, outcome="sent"))
-            s.execute(update(Reminder).where(Reminder.delivery_key == key,
-                                             Reminder.status == st.SENDING).values(status=st.SENT))
+        self.store.mark_delivered(key, message_id=message_id, now=self._now(now))
 
     def mark_failed(self, key: str, *, reason: str) -> None:
         """Record a permanent failure for `key`; it is not retried."""
-        with self.store.session() as s:
-            s.execute(update(Delivery).where(Delivery.key == key).values(outcome="failed"))
-            s.execute(update(Reminder).where(Reminder.delivery_key == key,
-                                             Reminder.status == st.SENDING)
-                      .values(status=st.FAILED))
+        self.store.mark_failed(key)
         log.warning("message %s failed for good: %s", loggable_key(key), reason)
 
     def mark_blocked(self, key: str) -> int:
         """The user blocked the bot: unsubscribe them from everything; return rows withdrawn."""
-        with self.store.session() as s:
-            record = s.scalars(select(Delivery).where(Delivery.key == key)).first()
-            if record is None:
-                return 0
-            user_id = record.user_id
-            record.outcome = "blocked"
-            s.execute(update(Reminder).where(Reminder.delivery_key == key)
-                      .values(status=st.WITHDRAWN))
-            withdrawn = self._withdraw(s, Reminder.user_id == user_id)
-            s.execute(update(Subscription).where(Subscription.user_id == user_id,
-                                                 Subscription.status == st.ACTIVE)
-                      .values(status=st.BLOCKED))
-            s.execute(update(DigestPreference).where(DigestPreference.user_id == user_id)
-                      .values(opted_in=False))
-        return withdrawn
+        return self.store.mark_blocked(key)
 
     def release(self, key: str, *, retry_at: dt.datetime, max_attempts: int = 6) -> None:
         """Queue a claimed message again at `retry_at` (given up after `max_attempts` claims)."""
-        with self.store.session() as s:
-            for row in s.scalars(select(Reminder).where(Reminder.delivery_key == key,
-                                                        Reminder.status == st.SENDING)).all():
-                if row.attempts >= max_attempts:
-                    row.status = st.FAILED
-                    log.error("message %s given up after %d attempts", loggable_key(key),
-                              row.attempts)
-                else:
-                    row.status, row.due_at = st.PENDING, retry_at
+        for attempts in self.store.release(key, retry_at=retry_at, max_attempts=max_attempts):
+            log.error("message %s given up after %d attempts", loggable_key(key), attempts)
         self._changed()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -97,7 +97,7 @@ def db_url(tmp_path: Path) -> str:
 @pytest.fixture
 def make_service(
     db_url: str, knowledge: Knowledge, clock: ManualClock
-) -> Callable[[], ReminderService]:
+) -> Iterator[Callable[..., ReminderService]]:
     """Return a factory of services on the same SQLite file (a new one simulates a restart)."""
     engines = []
 
@@ -109,7 +109,7 @@ def make_service(
         return ReminderService(store=store, knowledge=lambda: knowledge.kb,
                                clock=use_clock or clock, zone=ROME)
 
-    yield build  # type: ignore[misc]
+    yield build
     for engine in engines:
         engine.dispose()
 
