@@ -200,7 +200,12 @@ class AnswerEngine:
                 return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
         hits = self._retrieve(understood)
         ranked = rank_documents(hits)
-        verdict = self._gate.judge(understood.vector, ranked, topic=self._topic(understood.vector))
+        verdict = self._gate.judge(
+            understood.vector,
+            ranked,
+            topic=self._topic(understood.vector),
+            coverage=self._coverage(understood),
+        )
         answer, route = self._compose(understood, hits, ranked, verdict, moment)
         follow_up = "refinement" if understood.reading.refinement else ""
         answer = replace(answer, question=question, follow_up=follow_up)
@@ -297,6 +302,14 @@ class AnswerEngine:
             # words match Italian pages by accident. Meaning alone ranks it.
             return self._searcher.search(text, k=SEARCH_K, weights=DENSE_ONLY)
         return self._searcher.search(text, k=SEARCH_K)
+
+    def _coverage(self, understood: Understood) -> float | None:
+        """Return how much of the question's wording the folder uses, where words can tell."""
+        lexical = getattr(self._searcher, "lexical", None)
+        written = understood.written
+        if lexical is None or (written is not None and written not in LEXICAL_LANGUAGES):
+            return None
+        return float(lexical.coverage(understood.text))
 
     def _topic(self, vector: np.ndarray | None) -> float:
         """Return the question's cosine with the closest title or heading of the folder."""

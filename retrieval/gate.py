@@ -33,6 +33,10 @@ OFF_TOPIC_MIN = 0.48
 OFF_TOPIC_MARGIN = 0.0
 # A passage this close to the question means the folder covers it, whatever it resembles.
 COVERED = 0.45
+# In the languages the index stems, a question most of whose words the folder does not use, with
+# no close passage either, is about something else ("che tempo farà domani?").
+LOW_COVERAGE = 0.4
+WEAK = 0.3
 TOP_DOCUMENTS = 3
 
 
@@ -77,12 +81,19 @@ class RelevanceGate:
             self._off_topics.warm_up()
 
     def judge(
-        self, vector: np.ndarray | None, ranked: Sequence[Ranked], *, topic: float = 0.0
+        self,
+        vector: np.ndarray | None,
+        ranked: Sequence[Ranked],
+        *,
+        topic: float = 0.0,
+        coverage: float | None = None,
     ) -> Verdict:
         """Return the verdict for a question with this vector and these ranked documents.
 
         `topic`: the question's similarity to the closest title or heading of the folder (what
-        the folder says it is about), short texts compared with a short question.
+        the folder says it is about), short texts compared with a short question. `coverage`:
+        how much of the question's wording the folder uses (`BM25Index.coverage`), given only for
+        questions in a language the index stems; None elsewhere.
         """
         relevance = relevance_of(ranked)
         if vector is None or not ranked:
@@ -98,6 +109,8 @@ class RelevanceGate:
             and nearest.similarity >= max(OFF_TOPIC_MIN, evidence + self._margin)
         ):
             return Verdict(False, relevance, nearest.label)
+        if coverage is not None and coverage < LOW_COVERAGE and relevance < WEAK:
+            return Verdict(False, relevance)
         return Verdict(relevance >= self._threshold, relevance)
 
 

@@ -25,6 +25,7 @@ LANGUAGES = ("it", "en")
 _STEMMER_NAMES = {"it": "italian", "en": "english"}
 _WORD = re.compile(r"\w+")
 K1 = 1.2
+WELL_KNOWN_FILES = 3
 B = 0.75
 
 
@@ -106,6 +107,7 @@ class BM25Index:
         self._chunks: list[Chunk] = []
         self._retriever: Any = None
         self._idf: dict[str, float] = {}
+        self._spread: dict[str, int] = {}  # how many files use each term
         self._cache: dict[str, list[str]] = {}
         self._masks: dict[tuple[tuple[str, MetadataValue], ...], np.ndarray] = {}
 
@@ -138,8 +140,13 @@ class BM25Index:
         # An empty token list would be dropped by bm25s and shift the rows: keep a placeholder.
         retriever.index([tokens or ["\x00"] for tokens in corpus], show_progress=False)
         document_frequency: Counter[str] = Counter()
-        for tokens in corpus:
+        files: dict[str, set[str]] = {}
+        for chunk, tokens in zip(chunk_list, corpus, strict=True):
             document_frequency.update(set(tokens))
+            path = str(chunk.metadata.get("path", ""))
+            for term in set(tokens):
+                files.setdefault(term, set()).add(path)
+        self._spread = {term: len(paths) for term, paths in files.items()}
         total = len(corpus)
         idf = {
             term: math.log(1 + (total - df + 0.5) / (df + 0.5))
@@ -153,6 +160,21 @@ class BM25Index:
         lang = guess_language(query)
         terms = tokenize(query, (lang,) if lang else LANGUAGES)
         return [term for term in dict.fromkeys(terms) if term in self._idf]
+
+    def coverage(self, query: str, *, well_known: int = WELL_KNOWN_FILES) -> float:
+        """Return how much of a question's wording the folder uses, in [0, 1].
+
+        Each stemmed content word counts by how many files use it (fully from `well_known`
+        files): a question about something the folder never mentions ("the weather tomorrow")
+        has words it does not use, or uses once in passing. Meaningful only for the languages
+        the index stems (`LANGUAGES`); 1.0 when the question has no content word.
+        """
+        lang = guess_language(query)
+        terms = list(dict.fromkeys(tokenize(query, (lang,) if lang else LANGUAGES)))
+        if not terms:
+            return 1.0
+        spread = self._spread
+        return sum(min(1.0, spread.get(term, 0) / well_known) for term in terms) / len(terms)
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:
         """Return BM25 scores of every chunk (index order) and the query's score ceiling."""

@@ -240,3 +240,11 @@ def test_context_store_keeps_and_forgets_a_conversation(tmp_path: Path) -> None:
     assert store.load(telegram_key(42), now=now + dt.timedelta(hours=3)) == Context()  # stale
     assert store.describe_user(42) == {"conversation": list(SHOWN.questions)}
     assert store.forget_user(42) == 1 and store.load(telegram_key(42), now=now) == Context()
+
+
+def test_low_word_coverage_with_a_weak_passage_abstains(gate: RelevanceGate) -> None:
+    vector = np.zeros(512, dtype=np.float32)
+    weak = rank_documents([hit("guides/a.md", 0.25, dense=0.25)])
+    assert not gate.judge(vector, weak, coverage=0.2).answer
+    assert gate.judge(vector, weak, coverage=0.9).answer
+    assert gate.judge(vector, weak, coverage=None).answer  # other languages: meaning alone
