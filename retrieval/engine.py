@@ -33,7 +33,7 @@ from learncity.i18n import supported_languages
 from retrieval.compose import Composer
 from retrieval.conversation import Context, read_follow_up
 from retrieval.gate import RelevanceGate, TopicInventory, Verdict
-from retrieval.language import LanguageIdentifier
+from retrieval.language import Identified, LanguageIdentifier
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
 from retrieval.llm import LLMPhraser
 from retrieval.passage import PassageComposer
@@ -210,7 +210,9 @@ class AnswerEngine:
         chosen = lang or conversation.lang  # the resident's setting or the conversation's
         identified = self._languages.identify(text)
         written = identified.lang if identified is not None else None
-        language = self._language(text, chosen or self._default_lang, strict=bool(chosen))
+        language = _reply_language(
+            identified, text, chosen or self._default_lang, strict=bool(chosen)
+        )
         reading = read_follow_up(text, conversation)
         searched = text
         if reading.refinement:
@@ -228,24 +230,6 @@ class AnswerEngine:
             else None
         )
         return Understood(searched, text, language, written, parsed, wanted, reading, vector)
-
-    def _language(self, text: str, fallback: str, *, strict: bool) -> str:
-        """Return the language to reply in: the question's own when it can be told for sure.
-
-        A short or unsure message keeps the language the resident chose or the conversation is
-        in ("ok", "e sabato?"): `strict` asks for a sure identification before switching. A
-        language with no message catalogue is answered in English, the most widely read.
-        """
-        found = self._languages.identify(text)
-        if found is None:
-            return fallback
-        if (
-            strict
-            and found.lang != fallback
-            and (found.confidence < SWITCH_CONFIDENCE or len(text.split()) < SWITCH_WORDS)
-        ):
-            return fallback
-        return found.lang if found.lang in supported_languages() else "en"
 
     def _query_parser(self) -> QueryParser:
         kb = self._knowledge.current
@@ -331,3 +315,23 @@ class AnswerEngine:
     def safeguarding_contacts(self, lang: str) -> list[ContactInfo]:
         """Return the helplines for danger or distress, emergency numbers first."""
         return self.catalogue.safeguarding_contacts(lang)
+
+
+def _reply_language(
+    found: Identified | None, text: str, fallback: str, *, strict: bool
+) -> str:
+    """Return the language to reply in: the question's own when it can be told for sure.
+
+    A short or unsure message keeps the language the resident chose or the conversation is
+    in ("ok", "e sabato?"): `strict` asks for a sure identification before switching. A
+    language with no message catalogue is answered in English, the most widely read.
+    """
+    if found is None:
+        return fallback
+    if (
+        strict
+        and found.lang != fallback
+        and (found.confidence < SWITCH_CONFIDENCE or len(text.split()) < SWITCH_WORDS)
+    ):
+        return fallback
+    return found.lang if found.lang in supported_languages() else "en"

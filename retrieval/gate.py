@@ -20,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from learncity.content.guides import title_from_filename
 from retrieval.examples import ExampleBank
 from retrieval.rank import Ranked
-from retrieval.types import Chunk
+from retrieval.search import real_title
 
 # Calibrated on the dev halves (sample, multilingual, out-of-scope sets): see docs/benchmarks.md.
 DEFAULT_THRESHOLD = 0.20
@@ -136,7 +135,7 @@ class TopicInventory:
             for chunk in chunks:
                 section = str(chunk.metadata.get("section", "")).strip()
                 heading = re.split(r"[›>]", section)[-1].strip() if section else ""
-                names.update(n for n in (_real_title(chunk), heading) if n)
+                names.update(n for n in (real_title(chunk), heading) if n)
             missing = sorted(name for name in names if name not in self._vectors)
             if missing:
                 vectors = self._embeddings.embed_documents(missing)
@@ -151,10 +150,3 @@ class TopicInventory:
             )
             self._built = (chunks, matrix)
             return matrix
-
-
-def _real_title(chunk: Chunk) -> str:
-    """Return the chunk's document title, "" when it is only the file's name."""
-    title = str(chunk.metadata.get("title", "")).strip()
-    path = str(chunk.metadata.get("path", ""))
-    return "" if path and title == title_from_filename(path) else title

@@ -186,7 +186,7 @@ class HybridSearcher:
         """Rebuild BM25 and title vectors from the vector index (call after it changed)."""
         chunks, matrix = self._index.export()
         self._lexical.build(chunks)
-        self._titles.build([_title(chunk) for chunk in chunks], self._embeddings)
+        self._titles.build([real_title(chunk) for chunk in chunks], self._embeddings)
         self._dense = _Dense(chunks, matrix)
         self._fresh = True
         logger.debug("search refreshed over %d chunks", len(chunks))
@@ -256,13 +256,13 @@ def fuse(
         lex = lexical.get(chunk_id, 0.0)
         score = weights.dense * d + weights.lexical * lex
         if weights.title:
-            score += weights.title * titles.get(_title(chunk), 0.0)
+            score += weights.title * titles.get(real_title(chunk), 0.0)
         hits.append(Hit(chunk=chunk, score=score, dense=d, lexical=lex))
     hits.sort(key=lambda hit: (-hit.score, hit.chunk.id))
     return hits
 
 
-def _title(chunk: Chunk) -> str:
+def real_title(chunk: Chunk) -> str:
     """Return the chunk's document title, "" when it is only the file's name (it says nothing)."""
     title = str(chunk.metadata.get("title", ""))
     path = str(chunk.metadata.get("path", ""))
