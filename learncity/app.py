@@ -76,7 +76,7 @@ def build_services(
     from retrieval.embedding import make_embeddings
     from retrieval.engine import AnswerEngine
     from retrieval.examples import ExampleBank
-    from retrieval.gate import DEFAULT_THRESHOLD, RelevanceGate
+    from retrieval.gate import RelevanceGate
     from retrieval.indexer import Indexer
     from retrieval.knowledge_service import KnowledgeService
     from retrieval.language import LanguageIdentifier
@@ -106,7 +106,8 @@ def build_services(
         zone=settings.zone,
         gate=RelevanceGate(
             off_topics=ExampleBank.from_file(data / "out_of_scope.yaml", embeddings=model),
-            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            on_topics=ExampleBank.from_file(data / "in_scope.yaml", embeddings=model),
+            threshold=threshold,
         ),
         smalltalk=SmalltalkDetector(
             bank=ExampleBank.from_file(data / "smalltalk.yaml", embeddings=model)

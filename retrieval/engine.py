@@ -110,7 +110,7 @@ class AnswerEngine:
 
     @property
     def abstain_threshold(self) -> float:
-        """Return the relevance under which the engine abstains."""
+        """Return the probability of being covered under which the engine abstains."""
         return self._gate.threshold
 
     def warm_up(self) -> None:

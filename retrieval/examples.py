@@ -91,9 +91,14 @@ class ExampleBank:
 
     def nearest(self, vector: np.ndarray) -> Nearest | None:
         """Return the example closest to `vector`, or None when the bank is empty."""
+        closest = self.closest(vector, 1)
+        return closest[0] if closest else None
+
+    def closest(self, vector: np.ndarray, count: int) -> list[Nearest]:
+        """Return the `count` examples closest to `vector`, closest first."""
         matrix = self._vectors()
         if not len(matrix):
-            return None
+            return []
         similarities = matrix @ vector
-        row = int(np.argmax(similarities))
-        return Nearest(self._labels[row], float(similarities[row]))
+        rows = np.argsort(-similarities)[:count]
+        return [Nearest(self._labels[row], float(similarities[row])) for row in rows]

@@ -1,51 +1,136 @@
 """Relevance gate: answer from the folder, or say honestly that it does not hold the answer.
 
-Language-agnostic by design: it reads the cosine similarity between the question and the best
-passages (the multilingual embedding puts a French question near the Italian page that answers
-it), never a list of Italian or English words. Two checks:
-- the best documents' similarity must reach a threshold calibrated on the score distributions of
-  answerable and out-of-scope questions (dev halves in `benchmarks/answer_quality.py`);
-- a question closer to a topic the folder does not cover (`data/out_of_scope.yaml`: weather,
-  residence permits, taxes, medicine, shopping, ...) than to anything in the folder is out of
-  scope, however many words it shares with a page.
+Language-agnostic by design. It reads scores the multilingual embedding gives in any language,
+never a list of Italian or English words:
+- how close the question is to the best passages and to the folder's titles and headings;
+- how close it is to topics the folder does not cover (`data/out_of_scope.yaml`: weather,
+  residence permits, taxes, medicine, shopping, ...), and to what residents ask a learning
+  city about (`data/in_scope.yaml`: courses, school, homework help, ...);
+- where the index can tell (the languages it stems), how much of the question's wording the
+  folder uses; elsewhere, that the question is in another language (whose scores run lower).
+A logistic model weighs these (`data/gate.yaml`, fitted on the dev halves of the question sets
+by `benchmarks/calibrate_gate.py`): the assistant answers when the probability that the folder
+covers the question reaches the model's threshold, or when a passage is very close (`COVERED`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
+import yaml
 from langchain_core.embeddings import Embeddings
 
-from retrieval.examples import ExampleBank
+from retrieval.examples import ExampleBank, Nearest
 from retrieval.rank import Ranked
 from retrieval.search import real_title
 
-# Calibrated on the dev halves (sample, multilingual, out-of-scope sets): see docs/benchmarks.md.
-DEFAULT_THRESHOLD = 0.20
-# An off-topic example vetoes an answer when it is at least this close to the question and
-# beats the folder's best passage by the margin.
-OFF_TOPIC_MIN = 0.48
-OFF_TOPIC_MARGIN = 0.0
-# A passage this close to the question means the folder covers it, whatever it resembles.
-COVERED = 0.45
-# In the languages the index stems, a question most of whose words the folder does not use, with
-# no close passage either, is about something else ("che tempo farà domani?").
-LOW_COVERAGE = 0.4
-WEAK = 0.3
 TOP_DOCUMENTS = 3
+# A passage this close to the question means the folder covers it, whatever else the question
+# resembles (a guide about kayak rental answers "where can I rent a kayak?", though renting
+# sounds like housing). No out-of-scope dev question came this close.
+COVERED = 0.45
+NEIGHBOURS = 3
+MODEL_FILE = Path(__file__).parent / "data" / "gate.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the gate decides on, every value a score the embedding gives in any language."""
+
+    relevance: float  # best cosine of the question with a passage of the top documents
+    relevance_top: float  # mean of the top documents' best cosines
+    topic: float  # cosine with the closest title or heading of the folder
+    off_topic: float  # cosine with the closest example of an uncovered topic
+    off_topic_top: float  # mean cosine with the closest uncovered-topic examples
+    on_topic: float  # cosine with the closest example of a learning question
+    on_topic_top: float  # mean cosine with the closest learning-question examples
+    other_language: float  # 1 when the index cannot match the question's words
+    coverage: float  # share of the question's wording the folder uses (0 in other languages)
+
+    def values(self) -> list[float]:
+        """Return the values in the order of `feature_names()`."""
+        return [float(getattr(self, name)) for name in feature_names()]
+
+
+def feature_names() -> list[str]:
+    """Return the names of the evidence, in the model's order."""
+    return [field.name for field in fields(Evidence)]
+
+
+@dataclass(frozen=True, slots=True)
+class GateModel:
+    """A logistic model over standardised evidence, and the probability needed to answer."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def __post_init__(self) -> None:
+        size = len(feature_names())
+        if not len(self.mean) == len(self.scale) == len(self.weights) == size:
+            raise ValueError(f"the gate model needs {size} means, scales and weights")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold ({self.threshold}) must be between 0 and 1")
+        if any(value <= 0 for value in self.scale):
+            raise ValueError("every scale of the gate model must be positive")
+
+    @classmethod
+    def from_file(cls, path: Path = MODEL_FILE) -> GateModel:
+        """Read the model written by `benchmarks/calibrate_gate.py`, naming the file in errors."""
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            if list(data["features"]) != feature_names():
+                raise ValueError(f"features must be {feature_names()}")
+            return cls(
+                mean=tuple(float(v) for v in data["mean"]),
+                scale=tuple(float(v) for v in data["scale"]),
+                weights=tuple(float(v) for v in data["weights"]),
+                bias=float(data["bias"]),
+                threshold=float(data["threshold"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from error
+
+    def probability(self, evidence: Evidence) -> float:
+        """Return the probability that the folder covers a question with this evidence."""
+        score = self.bias + sum(
+            weight * (value - mean) / scale
+            for value, mean, scale, weight in zip(
+                evidence.values(), self.mean, self.scale, self.weights, strict=True
+            )
+        )
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, score))))
+
+    def with_threshold(self, threshold: float) -> GateModel:
+        """Return the same model answering from another probability."""
+        return GateModel(self.mean, self.scale, self.weights, self.bias, threshold)
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether to answer, the relevance it was decided on, and the off-topic label if any."""
+    """Whether to answer, the relevance and probability it was decided on, the uncovered topic."""
 
     answer: bool
     relevance: float
     off_topic: str | None = None
+    confidence: float = 0.0
+    evidence: Evidence | None = None
+
+
+def _closest(bank: ExampleBank | None, vector: np.ndarray) -> list[Nearest]:
+    return bank.closest(vector, NEIGHBOURS) if bank is not None else []
+
+
+def _mean_similarity(nearest: Sequence[Nearest]) -> float:
+    return float(np.mean([n.similarity for n in nearest])) if nearest else 0.0
 
 
 def relevance_of(ranked: Sequence[Ranked]) -> float:
@@ -60,24 +145,50 @@ class RelevanceGate:
         self,
         *,
         off_topics: ExampleBank | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
-        margin: float = OFF_TOPIC_MARGIN,
+        on_topics: ExampleBank | None = None,
+        model: GateModel | None = None,
+        threshold: float | None = None,
     ) -> None:
-        if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold ({threshold}) must be between 0 and 1")
+        model = model if model is not None else GateModel.from_file()
+        self._model = model if threshold is None else model.with_threshold(threshold)
         self._off_topics = off_topics
-        self._threshold = threshold
-        self._margin = margin
+        self._on_topics = on_topics
 
     @property
     def threshold(self) -> float:
-        """Return the relevance under which the assistant abstains."""
-        return self._threshold
+        """Return the probability of being covered under which the assistant abstains."""
+        return self._model.threshold
 
     def warm_up(self) -> None:
         """Embed the off-topic examples now."""
-        if self._off_topics is not None:
-            self._off_topics.warm_up()
+        for bank in (self._off_topics, self._on_topics):
+            if bank is not None:
+                bank.warm_up()
+
+    def evidence(
+        self,
+        vector: np.ndarray,
+        ranked: Sequence[Ranked],
+        *,
+        topic: float = 0.0,
+        coverage: float | None = None,
+    ) -> tuple[Evidence, str | None]:
+        """Return the evidence for a question, and the uncovered topic it is closest to."""
+        top = ranked[:TOP_DOCUMENTS]
+        nearest = _closest(self._off_topics, vector)
+        learning = _closest(self._on_topics, vector)
+        evidence = Evidence(
+            relevance=relevance_of(ranked),
+            relevance_top=float(np.mean([doc.dense for doc in top])) if top else 0.0,
+            topic=topic,
+            off_topic=nearest[0].similarity if nearest else 0.0,
+            off_topic_top=_mean_similarity(nearest),
+            on_topic=learning[0].similarity if learning else 0.0,
+            on_topic_top=_mean_similarity(learning),
+            other_language=1.0 if coverage is None else 0.0,
+            coverage=coverage or 0.0,
+        )
+        return evidence, (nearest[0].label if nearest else None)
 
     def judge(
         self,
@@ -89,28 +200,18 @@ class RelevanceGate:
     ) -> Verdict:
         """Return the verdict for a question with this vector and these ranked documents.
 
-        `topic`: the question's similarity to the closest title or heading of the folder (what
-        the folder says it is about), short texts compared with a short question. `coverage`:
-        how much of the question's wording the folder uses (`BM25Index.coverage`), given only for
-        questions in a language the index stems; None elsewhere.
+        `topic`: the question's similarity to the closest title or heading of the folder.
+        `coverage`: how much of the question's wording the folder uses (`BM25Index.coverage`),
+        given only for questions in a language the index stems; None elsewhere.
         """
         relevance = relevance_of(ranked)
         if vector is None or not ranked:
             return Verdict(False, relevance)
-        nearest = self._off_topics.nearest(vector) if self._off_topics is not None else None
-        # The folder's evidence counts its words too: "come faccio lo SPID?" shares little
-        # meaning with a page but names exactly what it is about.
-        top = [hit for doc in ranked[:TOP_DOCUMENTS] for hit in doc.hits]
-        evidence = max(relevance, topic, max((hit.dense + hit.lexical) / 2 for hit in top))
-        if (
-            nearest is not None
-            and relevance < COVERED
-            and nearest.similarity >= max(OFF_TOPIC_MIN, evidence + self._margin)
-        ):
-            return Verdict(False, relevance, nearest.label)
-        if coverage is not None and coverage < LOW_COVERAGE and relevance < WEAK:
-            return Verdict(False, relevance)
-        return Verdict(relevance >= self._threshold, relevance)
+        evidence, label = self.evidence(vector, ranked, topic=topic, coverage=coverage)
+        confidence = self._model.probability(evidence)
+        answer = evidence.relevance >= COVERED or confidence >= self._model.threshold
+        off_topic = label if not answer and evidence.off_topic >= relevance else None
+        return Verdict(answer, relevance, off_topic, confidence, evidence)
 
 
 class TopicInventory:

@@ -12,7 +12,7 @@ import pytest
 import retrieval
 from retrieval.conversation import Context, after_answer, read_follow_up
 from retrieval.examples import ExampleBank
-from retrieval.gate import RelevanceGate
+from retrieval.gate import GateModel, RelevanceGate
 from retrieval.language import LanguageIdentifier
 from retrieval.passage import PassageComposer
 from retrieval.rank import rank_documents
@@ -160,33 +160,62 @@ def test_documents_rank_by_best_chunk_plus_a_little_support() -> None:
     assert len(ranked[0].hits) == 3  # one entry per document, its chunks kept
 
 
-# --- gate --------------------------------------------------------------------------------------
+# --- gate ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def gate(embeddings) -> RelevanceGate:
-    bank = ExampleBank.from_file(DATA / "out_of_scope.yaml", embeddings=embeddings)
-    return RelevanceGate(off_topics=bank, threshold=0.2)
+    return RelevanceGate(
+        off_topics=ExampleBank.from_file(DATA / "out_of_scope.yaml", embeddings=embeddings),
+        on_topics=ExampleBank.from_file(DATA / "in_scope.yaml", embeddings=embeddings),
+    )
 
 
-def test_the_gate_abstains_below_the_threshold_and_with_nothing_found(gate: RelevanceGate) -> None:
-    vector = np.zeros(512, dtype=np.float32)
-    assert not gate.judge(vector, rank_documents([hit("guides/a.md", 0.1)])).answer
+def _vector(embeddings, text: str) -> np.ndarray:
+    return np.asarray(embeddings.embed_query(text), dtype=np.float32)
+
+
+def test_the_gate_abstains_when_nothing_is_found(gate: RelevanceGate, embeddings) -> None:
+    vector = _vector(embeddings, "corso di italiano per stranieri")
     assert not gate.judge(vector, []).answer
-    assert gate.judge(vector, rank_documents([hit("guides/a.md", 0.5)])).answer
+    assert not gate.judge(None, rank_documents([hit("guides/a.md", 0.6)])).answer
 
 
-def test_a_question_nearer_an_uncovered_topic_than_the_folder_abstains(
+def test_a_learning_question_with_a_close_passage_is_answered(
     gate: RelevanceGate, embeddings
 ) -> None:
-    vector = np.asarray(embeddings.embed_query("domani piove? che tempo fa"), dtype=np.float32)
-    verdict = gate.judge(vector, rank_documents([hit("guides/a.md", 0.3, dense=0.3)]))
+    vector = _vector(embeddings, "c'è un corso di italiano gratis la sera?")
+    close = rank_documents([hit("guides/italiano.md", 0.62)])
+    verdict = gate.judge(vector, close, topic=0.6, coverage=0.9)
+    assert verdict.answer and verdict.confidence >= gate.threshold
+
+
+def test_a_question_about_an_uncovered_topic_abstains_and_names_it(
+    gate: RelevanceGate, embeddings
+) -> None:
+    vector = _vector(embeddings, "domani piove? che tempo fa a Catania")
+    verdict = gate.judge(vector, rank_documents([hit("guides/a.md", 0.3)]), topic=0.3)
     assert not verdict.answer and verdict.off_topic == "weather"
-    # A close passage means the folder covers it, whatever else it resembles.
-    assert gate.judge(vector, rank_documents([hit("guides/a.md", 0.6, dense=0.6)])).answer
+    # The same words in a language the index cannot read are judged by meaning alone.
+    arabic = _vector(embeddings, "هل ستمطر غدا في كاتانيا؟")
+    assert not gate.judge(arabic, rank_documents([hit("guides/a.md", 0.25)])).answer
 
 
-def test_the_gate_checks_its_threshold() -> None:
-    with pytest.raises(ValueError, match="threshold"):
+def test_the_folder_using_more_of_the_question_raises_the_confidence(
+    gate: RelevanceGate, embeddings
+) -> None:
+    vector = _vector(embeddings, "doposcuola gratuito a librino")
+    weak = rank_documents([hit("guides/a.md", 0.3)])
+    low = gate.judge(vector, weak, topic=0.4, coverage=0.2).confidence
+    high = gate.judge(vector, weak, topic=0.4, coverage=0.9).confidence
+    assert high > low
+
+
+def test_the_gate_model_file_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
         RelevanceGate(threshold=1.5)
+    broken = tmp_path / "gate.yaml"
+    broken.write_text("features: [relevance]\nmean: [0]\nscale: [1]\nweights: [1]\nbias: 0\n")
+    with pytest.raises(ValueError, match="gate.yaml"):
+        GateModel.from_file(broken)
 
 
 # --- passage -----------------------------------------------------------------------------------
