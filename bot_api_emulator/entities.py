@@ -71,87 +71,117 @@ def _decode_reference(text: str, pos: int) -> tuple[str, int] | None:
 
 def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     """Return the plain text and the entities of a message sent with ``parse_mode=HTML``."""
-    out: list[str] = []
-    out_len16 = 0
-    entities: list[dict[str, Any]] = []
-    stack: list[_OpenTag] = []
-    raw = text.encode("utf-8")
-    # Byte offsets in error messages follow tdlib, which works on UTF-8.
-    byte_of = _byte_offsets(text) if len(raw) != len(text) else None
-    i = 0
-    n = len(text)
+    return _HtmlParser(text).parse()
 
-    def offset(pos: int) -> int:
-        return byte_of[pos] if byte_of is not None else pos
 
-    def emit(chunk: str) -> None:
-        nonlocal out_len16
-        out.append(chunk)
-        out_len16 += utf16_len(chunk) if not chunk.isascii() else len(chunk)
+class _HtmlParser:
+    """One pass over a message's HTML: plain text out, an entity for each tag that closes."""
 
-    while i < n:
-        char = text[i]
-        if char == "&":
-            decoded = _decode_reference(text, i)
-            if decoded is not None:
-                emit(decoded[0])
-                i += decoded[1]
-                continue
-            emit("&")
-            i += 1
-            continue
-        if char != "<":
-            j = i
-            while j < n and text[j] not in "<&":
-                j += 1
-            emit(text[i:j])
-            i = j
-            continue
-        begin = i
-        i += 1
-        if i < n and text[i] == "/":
-            i += 1
-            name_match = _TAG_NAME.match(text, i)
-            assert name_match is not None
-            name = name_match.group().lower()
-            i = name_match.end()
-            if not stack:
-                raise EntityParseError(f"Unexpected end tag at byte offset {offset(begin)}")
-            while i < n and text[i] in " \t\r\n":
-                i += 1
-            if i >= n or text[i] != ">":
-                raise EntityParseError(f"Can't find end of the tag at byte offset {offset(begin)}")
-            i += 1
-            opened = stack.pop()
-            if name != opened.name:
-                raise EntityParseError(
-                    f"Unmatched end tag at byte offset {offset(begin)}, "
-                    f'expected "</{opened.name}>", found "</{name}>"'
-                )
-            _close(opened, out_len16, entities)
-            continue
-        name_match = _TAG_NAME.match(text, i)
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.out: list[str] = []
+        self.out_len16 = 0
+        self.entities: list[dict[str, Any]] = []
+        self.stack: list[_OpenTag] = []
+        # Byte offsets in error messages follow tdlib, which works on UTF-8.
+        same_length = len(text.encode("utf-8")) == len(text)
+        self._byte_of = None if same_length else _byte_offsets(text)
+
+    def parse(self) -> tuple[str, list[dict[str, Any]]]:
+        """Return the plain text and the entities, or raise ``EntityParseError``."""
+        text, n = self.text, len(self.text)
+        while self.pos < n:
+            char = text[self.pos]
+            if char == "&":
+                self._reference()
+            elif char != "<":
+                self._text_run()
+            elif self.pos + 1 < n and text[self.pos + 1] == "/":
+                self._end_tag()
+            else:
+                self._start_tag()
+        if self.stack:
+            raise EntityParseError(
+                f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"'
+            )
+        for entity in self.entities:
+            entity.pop("_language", None)
+        self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
+        return "".join(self.out), self.entities
+
+    def _offset(self, pos: int) -> int:
+        return self._byte_of[pos] if self._byte_of is not None else pos
+
+    def _emit(self, chunk: str) -> None:
+        self.out.append(chunk)
+        self.out_len16 += utf16_len(chunk) if not chunk.isascii() else len(chunk)
+
+    def _reference(self) -> None:
+        """Emit a character reference's character, or a lone ``&`` as it is."""
+        decoded = _decode_reference(self.text, self.pos)
+        if decoded is not None:
+            self._emit(decoded[0])
+            self.pos += decoded[1]
+        else:
+            self._emit("&")
+            self.pos += 1
+
+    def _text_run(self) -> None:
+        """Emit plain text up to the next tag or reference."""
+        end = self.pos
+        while end < len(self.text) and self.text[end] not in "<&":
+            end += 1
+        self._emit(self.text[self.pos : end])
+        self.pos = end
+
+    def _tag_name(self, start: int) -> str:
+        name_match = _TAG_NAME.match(self.text, start)
         assert name_match is not None
-        name = name_match.group().lower()
-        i = name_match.end()
+        self.pos = name_match.end()
+        return name_match.group().lower()
+
+    def _end_tag(self) -> None:
+        """Close the innermost open tag, which must be the one named."""
+        text, n, begin = self.text, len(self.text), self.pos
+        name = self._tag_name(begin + 2)
+        if not self.stack:
+            raise EntityParseError(f"Unexpected end tag at byte offset {self._offset(begin)}")
+        while self.pos < n and text[self.pos] in " \t\r\n":
+            self.pos += 1
+        if self.pos >= n or text[self.pos] != ">":
+            raise EntityParseError(
+                f"Can't find end of the tag at byte offset {self._offset(begin)}"
+            )
+        self.pos += 1
+        opened = self.stack.pop()
+        if name != opened.name:
+            raise EntityParseError(
+                f"Unmatched end tag at byte offset {self._offset(begin)}, "
+                f'expected "</{opened.name}>", found "</{name}>"'
+            )
+        _close(opened, self.out_len16, self.entities)
+
+    def _start_tag(self) -> None:
+        """Open an allowed tag with its attributes."""
+        begin = self.pos
+        name = self._tag_name(begin + 1)
         if name not in _ALLOWED_TAGS:
-            raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {offset(begin)}')
-        close = text.find(">", i)
+            raise EntityParseError(
+                f'Unsupported start tag "{name}" at byte offset {self._offset(begin)}'
+            )
+        close = self.text.find(">", self.pos)
         if close < 0:
-            raise EntityParseError(f"Can't find end of the tag at byte offset {offset(begin)}")
-        attributes = _parse_attributes(text[i:close], offset(begin))
-        i = close + 1
+            raise EntityParseError(
+                f"Can't find end of the tag at byte offset {self._offset(begin)}"
+            )
+        attributes = _parse_attributes(self.text[self.pos : close], self._offset(begin))
+        self.pos = close + 1
         if name == "span" and attributes.get("class") != "tg-spoiler":
             raise EntityParseError('Tag "span" must have class "tg-spoiler"')
         if name == "tg-emoji" and "emoji-id" not in attributes:
             raise EntityParseError("Custom emoji entity must contain a tg://emoji URL")
-        stack.append(_OpenTag(name, offset(begin), out_len16, attributes))
-    if stack:
-        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].name}"')
-    for entity in entities:
-        entity.pop("_language", None)
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
+        self.stack.append(_OpenTag(name, self._offset(begin), self.out_len16, attributes))
 
 
 def _byte_offsets(text: str) -> list[int]:

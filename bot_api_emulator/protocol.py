@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -14,6 +14,9 @@ from bot_api_emulator.entities import EntityParseError, parse_html, utf16_len
 from bot_api_emulator.state import bad_request
 
 N = TypeVar("N", int, float)
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
 
 _INLINE_ACTIONS = (
     "url",
@@ -86,6 +89,10 @@ class Params:
             except ValueError:
                 raise bad_request(error or f"can't parse {name} JSON object") from None
         return value
+
+
+#: A Bot API method: the request's parameters in, the ``result`` out (or an ``ApiError``).
+Handler = Callable[[Params], Awaitable[Any]]
 
 
 def format_text(

@@ -2,18 +2,77 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from bot_api_emulator import media
 from bot_api_emulator.entities import detect_entities, utf16_len
-from bot_api_emulator.state import BotMessage, Chat
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
-    from bot_api_emulator.server import BotApiEmulator
+from bot_api_emulator.state import BotMessage, Chat, StoredFile
 
 MessageRef = BotMessage | dict[str, Any] | int
+
+
+class UserSide(Protocol):
+    """What an emulated user needs of the emulator (``BotApiEmulator`` provides it)."""
+
+    @property
+    def bot_username(self) -> str:
+        """Return the bot's username (without ``@``)."""
+        ...
+
+    def chat(self, chat_id: int) -> Chat:
+        """Return a known chat."""
+        ...
+
+    def new_user_message(
+        self, chat: Chat, sender: dict[str, Any] | None, content: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store a message a user wrote and return its Message object."""
+        ...
+
+    def push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update for the bot and return it."""
+        ...
+
+    def new_callback_query(
+        self, user: EmulatedUser, message: dict[str, Any], data: str | None
+    ) -> dict[str, Any]:
+        """Queue a ``callback_query`` for a button press and return the update."""
+        ...
+
+    def store_file(
+        self,
+        content: bytes,
+        *,
+        folder: str,
+        file_name: str | None = None,
+        mime_type: str | None = None,
+        extension: str = "",
+    ) -> StoredFile:
+        """Keep ``content`` as a file the bot can fetch."""
+        ...
+
+    def next_id(self) -> int:
+        """Return a fresh number for ids."""
+        ...
+
+    def now_timestamp(self) -> int:
+        """Return the emulator's time as a Unix timestamp."""
+        ...
+
+    async def wait_for(
+        self,
+        chat_id: int,
+        count: int = 1,
+        timeout: float | None = None,
+        predicate: Callable[[BotMessage], bool] | None = None,
+    ) -> list[BotMessage]:
+        """Wait for the bot's messages in a chat."""
+        ...
+
+    def sent_messages(self, chat_id: int, *, include_deleted: bool = False) -> list[BotMessage]:
+        """Return the messages the bot sent to a chat."""
+        ...
 
 
 class EmulatedUser:
@@ -22,7 +81,7 @@ class EmulatedUser:
     def __init__(
         self,
         *,
-        emulator: BotApiEmulator,
+        emulator: UserSide,
         user_id: int,
         first_name: str,
         last_name: str | None = None,

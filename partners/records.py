@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from learncity.content.errors import KnowledgeError
-from learncity.content.loader import describe_error
 from learncity.content.models import Audience, Event, LearningType, Programme, Topic
+from learncity.content.problems import describe_error
 from partners.errors import InvalidSource
 from partners.registry import Partner
 

@@ -13,8 +13,10 @@ from typing import TypeVar
 from pydantic import Field, field_validator, model_validator
 
 from learncity.content.errors import InvalidFile, KnowledgeError
-from learncity.content.loader import decode_text, parse_yaml, validate_node
 from learncity.content.models import Audience, Lang, LearningType, Strict, Topic
+from learncity.content.problems import validate_node
+from learncity.content.reading import decode_text
+from learncity.content.yaml_source import parse_yaml
 from partners.errors import UnsafeName
 
 PARTNERS_FILE = "partners.yaml"

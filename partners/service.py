@@ -18,7 +18,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from learncity.content.errors import InvalidFile, KnowledgeError, UnknownRecordError
-from learncity.content.loader import decode_text, load_knowledge
+from learncity.content.loader import load_knowledge
+from learncity.content.reading import decode_text
 from partners.errors import FetchError, InvalidSource, UnknownPartner
 from partners.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, Fetched, fetch
 from partners.ical import parse_ics

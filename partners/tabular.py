@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from learncity.content.errors import InvalidFile, KnowledgeError
-from learncity.content.loader import parse_records, parse_yaml
+from learncity.content.loader import parse_records
 from learncity.content.models import Event, Programme
+from learncity.content.yaml_source import parse_yaml
 from partners.errors import InvalidSource
 from partners.records import Collector, Parsed, record_id
 from partners.registry import Partner

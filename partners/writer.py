@@ -26,8 +26,9 @@ from typing import Any, Literal
 import yaml
 
 from learncity.content.errors import InvalidFile
-from learncity.content.loader import decode_text, parse_records
+from learncity.content.loader import parse_records
 from learncity.content.models import Event, Programme
+from learncity.content.reading import decode_text
 from partners.errors import UnsafeName
 from partners.records import Parsed
 from partners.registry import PARTNERS_DIR, check_partner_name

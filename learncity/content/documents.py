@@ -17,8 +17,7 @@ from pathlib import Path
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from learncity.content.guides import Guide, title_from_filename
-from learncity.content.loader import LoadedFile
-from learncity.content.loader import file_sha256 as _bytes_sha256
+from learncity.content.knowledge_base import LoadedFile
 from learncity.content.models import (
     Contact,
     ContactPoint,
@@ -30,6 +29,7 @@ from learncity.content.models import (
     Venue,
     text_in,
 )
+from learncity.content.reading import file_sha256 as _bytes_sha256
 from retrieval.types import Chunk, MetadataValue
 
 __all__ = ["GUIDE_CHUNK_CHARS", "GUIDE_CHUNK_OVERLAP", "chunk_id", "chunks_for_file", "file_sha256"]

@@ -1,0 +1,102 @@
+"""Webhook delivery: POST each pending update, in order, to the bot's URL; retry failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout
+
+from bot_api_emulator.state import EmulatorTimeout
+from bot_api_emulator.updates import UPDATES
+from bot_api_emulator.world import World
+
+_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where the bot asked updates to go (``setWebhook``)."""
+
+    url: str
+    secret_token: str | None
+    max_connections: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the webhook as tests read it (``emulator.webhook``)."""
+        return {
+            "url": self.url,
+            "secret_token": self.secret_token,
+            "max_connections": self.max_connections,
+        }
+
+
+class WebhookDelivery:
+    """One task posting the queue's updates to the webhook while one is set."""
+
+    def __init__(self, world: World, *, retry_delay: float) -> None:
+        self._world = world
+        self._retry_delay = retry_delay
+        self.webhook: Webhook | None = None
+        #: (Unix time, message) of the latest failed delivery, as getWebhookInfo reports it.
+        self.last_error: tuple[int, str] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def set(self, webhook: Webhook) -> None:
+        """Deliver to ``webhook`` from now on (starting the delivery task if needed)."""
+        self.webhook = webhook
+        self.last_error = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._deliver())
+
+    def remove(self) -> None:
+        """Stop delivering (the task ends by itself); updates wait for getUpdates again."""
+        self.webhook = None
+
+    async def stop(self) -> None:
+        """Cancel the delivery task."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _deliver(self) -> None:
+        updates = self._world.updates
+        async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+            while self.webhook is not None and not self._world.closing:
+                updates.drop_disallowed()
+                if not updates.pending:
+                    await self._wait_for_updates()
+                    continue
+                update = updates.pending[0]
+                error = await self._post(session, self.webhook, update)
+                if error is None:
+                    updates.remove_delivered(update)
+                    self._world.notify(UPDATES)
+                else:
+                    self.last_error = (self._world.now_timestamp(), error)
+                    self._world.notify(UPDATES)
+                    await asyncio.sleep(self._retry_delay)
+
+    async def _wait_for_updates(self) -> None:
+        def ready() -> bool:
+            return bool(self._world.updates.pending) or self.webhook is None or self._world.closing
+
+        with contextlib.suppress(EmulatorTimeout):
+            await self._world.waiters.wait_until(ready, timeout=1.0, topic=UPDATES)
+
+    async def _post(
+        self, session: ClientSession, webhook: Webhook, update: dict[str, Any]
+    ) -> str | None:
+        """POST one update; return None when delivered, else the error Telegram would report."""
+        headers = {_SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
+        try:
+            async with session.post(webhook.url, json=update, headers=headers) as response:
+                if 200 <= response.status < 300:
+                    return None
+                return f"Wrong response from the webhook: {response.status} {response.reason}"
+        except Exception as exc:  # any failure is reported like Telegram does
+            return f"Connection failed: {type(exc).__name__}"
