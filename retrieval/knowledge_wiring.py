@@ -64,7 +64,8 @@ def build_knowledge(
     )
     if fallback is not None:
         knowledge.subscribe(fallback.on_reload)
-    poller = VersionPoller(shared=shared, reload=knowledge.reload) if shared else None
+    poller = (VersionPoller(shared=shared, reload=knowledge.reload, ready=index.reachable)
+              if shared else None)
     return KnowledgeParts(
         knowledge=knowledge, searcher=fallback or searcher, poller=poller, fallback=fallback
     )

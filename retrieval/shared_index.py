@@ -11,8 +11,9 @@ replica can tell from its own copy of the folder whether the shared index alread
                                 replica is syncing: serve the previous version (or, before the
                                 first version is served, wait for it: never an empty index)
     VersionPoller.check()       a cheap primary-key read every few seconds; reload when another
-                                replica published a new version, or retry a deferred sync (its
-                                leader may have died: the lock went with its connection)
+                                replica published a new version; every 10 s, retry a sync this
+                                replica deferred (its leader may have died: the lock went with
+                                its connection) or could not finish, when the index answers
 
 With SQLite (one process) nothing here is used: the knowledge service syncs as it always did.
 """
@@ -40,6 +41,8 @@ TASK_NAME = "knowledge-sync"
 POLL_SECONDS = 3.0
 #: How long a replica with nothing to serve yet waits for another replica's first sync.
 FIRST_WAIT_SECONDS = 600.0
+#: How often a replica retries a sync it left to another replica or could not finish.
+RETRY_SECONDS = 10.0
 
 
 def index_version(files: Mapping[str, FileChunks], keep: Collection[str] = ()) -> str:
@@ -96,10 +99,8 @@ class SharedIndexer:
         """Return the version the last leader published."""
         return self._task.published()
 
-    def needs_reload(self) -> bool:
+    def newer_published(self) -> bool:
         """Return True when another replica published a version this one does not serve yet."""
-        if self.pending:
-            return True
         published = self._task.published()
         return published is not None and published != self.serving
 
@@ -180,12 +181,17 @@ class VersionPoller:
         shared: SharedIndexer,
         reload: Callable[[], object],
         interval: float = POLL_SECONDS,
+        retry: float = RETRY_SECONDS,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
-        if interval <= 0:
-            raise ValueError(f"interval ({interval}) must be positive")
+        if interval <= 0 or retry <= 0:
+            raise ValueError(f"interval ({interval}) and retry ({retry}) must be positive")
         self._shared = shared
         self._reload = reload
         self._interval = interval
+        self._retry = retry
+        self._ready = ready  # the index answers (a pending sync is retried only then)
+        self._last_retry = float("-inf")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._database_down = False
@@ -193,7 +199,7 @@ class VersionPoller:
     def check(self) -> bool:
         """Reload if needed; return True when it reloaded. Never raises."""
         try:
-            if not self._shared.needs_reload():
+            if not (self._shared.newer_published() or self._retry_due()):
                 self._back()
                 return False
             self._reload()
@@ -210,6 +216,14 @@ class VersionPoller:
             return False
         self._back()
         return True
+
+    def _retry_due(self) -> bool:
+        """Return True when a pending sync should be tried again now (not every poll: it logs)."""
+        now = time.monotonic()
+        if not self._shared.pending or now - self._last_retry < self._retry:
+            return False
+        self._last_retry = now
+        return self._ready()
 
     def _back(self) -> None:
         if self._database_down:

@@ -6,6 +6,7 @@ own engine and data folder (in threads), or a separate process killed with SIGKI
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from learncity.settings import Settings
 from retrieval.embedding import UniversalSentenceEncoder
 from retrieval.shared_index import TASK_NAME
 from tests.conftest import REPO_ROOT
+from tests.faults.test_chroma_down import DEGRADED, FOREIGNERS, RUSSIAN, ChromaProcess
 from tests.faults.test_index_faults import NEW_GUIDE
 
 ENGLISH = "free italian lessons in the evening near librino?"
@@ -231,3 +233,38 @@ def test_a_replica_killed_while_syncing_frees_the_lock_and_a_waiting_one_takes_o
             child.wait(10)
         if survivor is not None:
             survivor.close()
+
+
+def test_a_replica_answers_by_keywords_while_chroma_is_down_and_syncs_once_it_is_back(
+    pg_engines: Callable[[], Engine], postgres_url: str, folder: Path, tmp_path: Path,
+    embeddings: UniversalSentenceEncoder, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    pg_engines()  # an emptied database
+    (tmp_path / "chroma-server").mkdir()
+    chroma = ChromaProcess(tmp_path / "chroma-server")
+    chroma.start()
+    a = replica("a", folder=folder, database=postgres_url, chroma=chroma.url, model=embeddings,
+                tmp_path=tmp_path)
+    try:
+        assert a.knowledge.reload().ok and a.follower is not None
+        a.follower.start()
+        chroma.stop()
+        (folder / GUIDE).write_text(NEW_GUIDE, encoding="utf-8")
+        assert a.knowledge.reload().index.failed  # the watcher's reload: nothing published
+        time.sleep(12)  # the poller's retry waits for the server instead of failing each time
+        failures = [r for r in caplog.records if "index sync failed" in r.getMessage()]
+        assert len(failures) == 1
+        assert sum(DEGRADED in r.getMessage() for r in caplog.records) == 1
+        assert GUIDE in [s.path for s in a.assistant.ask(BEES).sources]  # by keywords
+
+        chroma.start()
+        deadline = time.monotonic() + 60
+        while [s.path for s in a.assistant.ask(RUSSIAN).sources][:1] != [FOREIGNERS]:
+            assert time.monotonic() < deadline, "never returned to hybrid search"
+            time.sleep(0.5)
+        assert GUIDE in a.index.ids_by_path()  # synced once the server answered...
+        assert a.follower.check() is False  # ...and published: nothing left to retry
+    finally:
+        a.close()
+        chroma.stop()
