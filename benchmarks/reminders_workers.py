@@ -15,9 +15,12 @@ handling, no embedding model): the question-answering half of the issue's benchm
 The reminders (`--reminders`, over `--chats` chats) fall due over the first minute. With
 `--kill-one`, once a third of them have arrived, the worker holding the most claims is killed with
 SIGKILL; the others take its claims over when their lease ends. Every reminder's text carries its
-number, so the emulator's chats tell exactly which arrived and how often. The group's rate is
-`--rate` messages per second split evenly over the workers (each worker's limiter allows a burst
-of two, so the group may reach rate + 2 x workers in one second).
+number, so the emulator's chats tell exactly which arrived and how often. As in the bot on
+PostgreSQL, one worker at a time is the elected sender (`learncity.db.Leadership`, lock
+`reminder-sender`) and sends at the group's whole `--rate`; the others stand by and the first to
+find the lock free after the sender died takes over with the whole rate (its limiter allows a
+burst of two, so the group may reach rate + 2 in one second). `--split-rate` runs the previous
+set-up instead: every worker sends, each at `--rate` / workers.
 
 Ends with one line:
 `reminders: due 3000, delivered 3000, lost 0, duplicates 0, p95 lateness 1.2 s, max per second 29`
@@ -75,11 +78,11 @@ async def run_worker(args: argparse.Namespace) -> None:
     from telegram import Bot
 
     from bot.reminders import TelegramSender
-    from learncity.db import make_engine
+    from learncity.db import Leadership, make_engine
     from reminders.clock import SystemClock
     from reminders.delivery import Deliverer
     from reminders.digest import QuietHours
-    from reminders.scheduler import ReminderScheduler
+    from reminders.scheduler import SENDER_TASK, ReminderScheduler
     from reminders.service import ReminderService
     from reminders.store import ReminderStore
 
@@ -96,8 +99,9 @@ async def run_worker(args: argparse.Namespace) -> None:
     async with Bot(args.token, base_url=args.base_url, base_file_url=args.base_file_url) as bot:
         deliverer = Deliverer(sender=TelegramSender(bot=bot), ledger=service, clock=clock,
                               rate_per_second=args.rate, max_in_flight=8)
+        sender = None if args.split_rate else Leadership(engine=store.engine, name=SENDER_TASK)
         scheduler = ReminderScheduler(service=service, deliverer=deliverer, clock=clock,
-                                      poll_interval=dt.timedelta(seconds=1))
+                                      poll_interval=dt.timedelta(seconds=1), sender=sender)
         await scheduler.start()
         await stop.wait()
         await scheduler.stop()
@@ -201,7 +205,8 @@ async def run(args: argparse.Namespace) -> str:
                     [sys.executable, __file__, "--worker", name, "--database-url",
                      args.database_url, "--token", emulator.token, "--base-url",
                      emulator.base_url, "--base-file-url", emulator.base_file_url,
-                     "--rate", str(args.rate / args.workers), "--lease", str(args.lease)],
+                     "--rate", str(args.rate / args.workers if args.split_rate else args.rate),
+                     "--lease", str(args.lease), *(["--split-rate"] if args.split_rate else [])],
                     cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                     stdout=log, stderr=subprocess.STDOUT,
                 )
@@ -261,8 +266,10 @@ async def run(args: argparse.Namespace) -> str:
         duplicates = sum(count - 1 for count in arrivals.values())
         per_second = emulator.max_sends_in_window(1.0)
         reclaimed = await asyncio.to_thread(taken_over, args.database_url)
+        shape = "split over the workers" if args.split_rate else "one elected sender"
         print(f"workers {args.workers}, killed {killed or 'none'}, lease {args.lease:g} s, "
-              f"rate {args.rate:g}/s in all; {reclaimed} claims taken over after the kill; "
+              f"rate {args.rate:g}/s in all ({shape}); {reclaimed} claims taken over after the "
+              "kill; "
               f"max per chat per second {emulator.max_sends_per_chat_in_window(1.0)}",
               flush=True)
         return (f"reminders: due {args.reminders}, delivered {delivered}, "
@@ -283,6 +290,8 @@ def main() -> None:
                         help="seconds a claim holds (production default: 300)")
     parser.add_argument("--rate", type=float, default=24.0,
                         help="messages per second for the whole group")
+    parser.add_argument("--split-rate", action="store_true",
+                        help="every worker sends at rate / workers (no elected sender)")
     parser.add_argument("--warm-up", type=float, default=5.0,
                         help="seconds before the first reminder is due (workers start)")
     parser.add_argument("--timeout", type=float, default=900.0)

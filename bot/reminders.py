@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 
 from learncity.content.models import Topic
-from learncity.db import BlockingCalls
+from learncity.db import BlockingCalls, Leadership
 from learncity.i18n import MissingText, normalize_language, t
 from reminders.delivery import (
     Deliverer,
@@ -41,7 +41,7 @@ from reminders.delivery import (
     RetryLater,
     TransientFailure,
 )
-from reminders.scheduler import ReminderScheduler
+from reminders.scheduler import SENDER_TASK, ReminderScheduler
 from reminders.service import (
     OFFSET_CHOICES,
     NoUpcomingDate,
@@ -107,8 +107,11 @@ class ReminderHandlers:
             rate_per_second=service.delivery_rate_per_second,
             max_in_flight=self._max_in_flight,
         )
+        # On PostgreSQL one elected replica sends for all: Telegram's limits are the bot's.
+        sender = (Leadership(engine=service.store.engine, name=SENDER_TASK)
+                  if service.store.multi_worker else None)
         self.scheduler = ReminderScheduler(
-            service=service, deliverer=deliverer, clock=service.clock
+            service=service, deliverer=deliverer, clock=service.clock, sender=sender
         )
         await self.scheduler.start()
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from retrieval.indexer import Indexer
     from retrieval.knowledge_service import KnowledgeService
     from retrieval.search import HybridSearcher
+    from retrieval.shared_index import VersionPoller
     from retrieval.store import ChromaVectorIndex
 
 
@@ -41,6 +42,7 @@ class Services:
     contexts: ContextStore
     reminders: ReminderService | None = None
     skills: FlowService | None = None
+    follower: VersionPoller | None = None  # replicas: reload the index another one synced
 
     def warm_up(self) -> None:
         """Load the model, knowledge base and index now, so the first resident does not wait."""
@@ -49,9 +51,13 @@ class Services:
             warm()
         self.knowledge.current  # noqa: B018 - loads and syncs on first use
         self.assistant.warm_up()
+        if self.follower is not None:
+            self.follower.start()
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Stop following the index version; release the database connections."""
+        if self.follower is not None:
+            self.follower.stop()
         self.engine.dispose()
 
 
@@ -78,7 +84,7 @@ def build_services(
     from retrieval.examples import ExampleBank
     from retrieval.gate import RelevanceGate
     from retrieval.indexer import Indexer
-    from retrieval.knowledge_service import KnowledgeService
+    from retrieval.knowledge_wiring import build_knowledge
     from retrieval.language import LanguageIdentifier
     from retrieval.llm import LLMPhraser, make_chat_model
     from retrieval.search import HybridSearcher
@@ -94,14 +100,17 @@ def build_services(
     searcher = HybridSearcher(index=index, embeddings=model)
     # The knowledge service refreshes the searcher after each sync, once.
     indexer = Indexer(index=index, embeddings=model)
-    knowledge = KnowledgeService(root=settings.knowledge_dir, indexer=indexer, searcher=searcher)
+    engine = make_engine(settings.effective_database_url)
+    parts = build_knowledge(root=settings.knowledge_dir, index=index, indexer=indexer,
+                            searcher=searcher, embeddings=model, engine=engine)
+    knowledge = parts.knowledge
     chat_model = chat_model if chat_model is not None else make_chat_model(settings)
     data = Path(retrieval.__file__).parent / "data"
     safeguarding = SafeguardingClassifier(embeddings=model)
     threshold = settings.abstain_threshold
     assistant = AnswerEngine(
         knowledge=knowledge,
-        searcher=searcher,
+        searcher=parts.searcher,
         embeddings=model,
         zone=settings.zone,
         gate=RelevanceGate(
@@ -117,7 +126,6 @@ def build_services(
         llm=LLMPhraser(model=chat_model) if chat_model is not None else None,
         default_lang=settings.default_language,
     )
-    engine = make_engine(settings.effective_database_url)
     contexts = ContextStore(engine=engine)
     contexts.create_schema()
     reminders = ReminderService.from_settings(
@@ -143,4 +151,5 @@ def build_services(
         contexts=contexts,
         reminders=reminders,
         skills=skills,
+        follower=parts.poller,
     )

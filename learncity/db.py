@@ -10,6 +10,7 @@ Replicas on one PostgreSQL coordinate with advisory locks (no-ops on SQLite, one
     try_leader(connection, "name")   session-scoped, non-blocking: elect one leader for a task
     LeaderTask(engine=, name=)       run a task (the knowledge sync) on one replica at a time and
                                      publish its result's version in `shared_versions`
+    Leadership(engine=, name=)       lead a task while the process lives (the reminder sender)
 
 Async code never calls the database on the event loop: `BlockingCalls` runs each call in its own
 worker threads (so a locked database cannot starve the threads that compute answers) with a
@@ -41,7 +42,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -220,6 +221,70 @@ class LeaderTask:
                 select(SharedVersion.version).where(SharedVersion.name == self.name)
             )
         return None if value is None else str(value)
+
+
+class Leadership:
+    """Lead a named task for as long as this process lives (the one reminder sender).
+
+    The leader keeps one connection open holding `pg_try_advisory_lock(name)`; the others ask
+    again at each `held()`. A leader killed, or cut off from the database, loses the lock with
+    its session, and the next `held()` elsewhere takes it. SQLite (one process) always leads.
+    """
+
+    def __init__(self, *, engine: Engine, name: str) -> None:
+        if not name or len(name) > 64:
+            raise ValueError(f"task name {name!r} must be 1 to 64 characters")
+        self._engine = engine
+        self.name = name
+        self._connection: Connection | None = None
+
+    def held(self) -> bool:
+        """Return True while this process leads; try to become the leader when it does not."""
+        if self._engine.dialect.name != "postgresql":
+            return True
+        if self._connection is not None:
+            try:
+                self._connection.execute(text("SELECT 1"))  # the session, and its lock, live
+                self._connection.commit()
+                return True
+            except SQLAlchemyError:
+                log.warning("lost the %r leadership with its database session", self.name)
+                self._drop()
+        connection: Connection | None = None
+        try:
+            connection = self._engine.connect()
+            if try_leader(connection, self.name):
+                connection.commit()  # the lock is the session's, not the transaction's
+                self._connection = connection
+                log.info("leading %r", self.name)
+                return True
+            connection.commit()
+        except SQLAlchemyError as error:
+            log.warning("cannot ask for the %r leadership: %s", self.name, type(error).__name__)
+        if connection is not None:
+            connection.close()
+        return False
+
+    def release(self) -> None:
+        """Give the leadership up (a clean stop), so another process takes it at once."""
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            release_leader(connection, self.name)
+            connection.commit()
+        except SQLAlchemyError:
+            pass  # the session is gone, and the lock with it
+        self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()  # never back to the pool holding a lock
+                connection.close()
+            except SQLAlchemyError:
+                pass
 
 
 def create_schema(engine: Engine) -> None:

@@ -9,7 +9,13 @@ exactly where the database says.
 On SQLite run one scheduler per database (the single-writer claim). On PostgreSQL every replica
 may run one: rows are claimed with `SELECT ... FOR UPDATE SKIP LOCKED` under a lease (see
 `reminders.store`), and a dead replica's claims are taken over when the lease ends (the wake-up
-also comes due at the earliest lease end). Each replica's `Deliverer` keeps its own rate limits.
+also comes due at the earliest lease end).
+
+Telegram's limits (about 30 messages a second per bot, one a second per chat, and a 429 pause)
+are the bot's, not a replica's. With a `sender` election (`learncity.db.Leadership`, the bot
+passes one on PostgreSQL) only the elected replica claims and sends, so its `Deliverer`'s limits
+are the group's; the others check every `standby` seconds and the first to find the lock free
+(the sender died: its session and lock went with it) becomes the sender with the whole budget.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -27,6 +34,20 @@ from reminders.service import ReminderService
 log = logging.getLogger(__name__)
 
 JOB_ID = "reminders-wakeup"
+#: The advisory-lock name of the one replica that sends reminders.
+SENDER_TASK = "reminder-sender"
+
+
+class SenderElection(Protocol):
+    """Who sends for the group (`learncity.db.Leadership`)."""
+
+    def held(self) -> bool:
+        """Return True while this process is the sender (becoming it if the place is free)."""
+        ...
+
+    def release(self) -> None:
+        """Stop being the sender."""
+        ...
 
 
 class ReminderScheduler:
@@ -40,9 +61,14 @@ class ReminderScheduler:
         clock: Clock,
         poll_interval: dt.timedelta = dt.timedelta(seconds=30),
         batch_size: int = 25,
+        sender: SenderElection | None = None,
+        standby: dt.timedelta = dt.timedelta(seconds=2),
+        takeover_pause: dt.timedelta = dt.timedelta(seconds=1),
     ) -> None:
         if poll_interval <= dt.timedelta(0):
             raise ValueError(f"poll_interval ({poll_interval}) must be positive")
+        if standby <= dt.timedelta(0):
+            raise ValueError(f"standby ({standby}) must be positive")
         if batch_size < 1:
             raise ValueError(f"batch_size ({batch_size}) must be at least 1")
         self._service = service
@@ -50,6 +76,10 @@ class ReminderScheduler:
         self._clock = clock
         self._poll = poll_interval
         self._batch = batch_size
+        self._sender = sender
+        self._standby = standby
+        self._takeover_pause = takeover_pause.total_seconds()
+        self._sending = False  # this replica was the sender at its last run
         self._scheduler: AsyncIOScheduler | None = None
         self._running = asyncio.Lock()
         self._again = False
@@ -85,6 +115,8 @@ class ReminderScheduler:
             await self._deliverer.drain()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        if self._sender is not None:  # a clean stop hands the sending over at once
+            await asyncio.to_thread(self._sender.release)
 
     def wake(self) -> None:
         """Re-arm the wake-up: the outbox changed (a subscription, a notice, a retry)."""
@@ -103,13 +135,16 @@ class ReminderScheduler:
             return
         self._arm()
 
-    def _arm(self) -> None:
+    def _arm(self, *, standby: bool = False) -> None:
         if self._scheduler is None:
             return
         now = self._clock.now()
-        target = self._service.next_wakeup(now)
-        ceiling = now + self._poll
-        when = ceiling if target is None else max(now, min(target, ceiling))
+        if standby:  # another replica sends: ask again soon, whatever is due
+            when = now + self._standby
+        else:
+            target = self._service.next_wakeup(now)
+            ceiling = now + self._poll
+            when = ceiling if target is None else max(now, min(target, ceiling))
         # The clock may be a test clock: keep the delay and apply it to the real clock.
         run_date = dt.datetime.now(dt.UTC) + (when - now)
         # Two instances: `run_due` arms the next wake-up before it returns, and a wake-up due at
@@ -125,6 +160,15 @@ class ReminderScheduler:
         """Claim and send everything due now; return how many messages were handed over."""
         handed = 0
         async with self._running:
+            if self._sender is not None:
+                leads = await asyncio.to_thread(self._sender.held)
+                if leads and not self._sending:
+                    # A sender that just died may have sent to a chat within the last second.
+                    await asyncio.sleep(self._takeover_pause)
+                self._sending = leads
+                if not leads:
+                    self._arm(standby=True)
+                    return 0
             # Staff may have moved or cancelled events since the last run (or during downtime).
             # Database work runs in a worker thread so the event loop keeps sending meanwhile.
             await asyncio.to_thread(self._service.reconcile_if_changed, now=self._clock.now())

@@ -61,6 +61,7 @@ class IndexReport:
     rebuilt: str = ""  # "missing" or "corrupt": the store was found so and rebuilt in this sync
     was_empty: bool = False  # the store held no chunk before this sync
     problem: str = ""  # the index could not be updated (staff words); answers use the old one
+    followed: bool = False  # another replica synced the index to these files: only reload it
 
     @property
     def failed(self) -> bool:

@@ -136,8 +136,9 @@ class KnowledgeService:
             keep = frozenset(error.path for error in kb.errors) - set(files)
             report = self._indexer.sync(files, keep=keep)
             index_notes = _index_notes(report, built_before=built_before and bool(files))
-            if not report.failed and (report.changed or first or report.rebuilt):
-                # Search state lives in memory: rebuild it after a change, and once per process.
+            if not report.failed and (report.changed or report.followed or first or report.rebuilt):
+                # Search state lives in memory: rebuild it after a change (here or, `followed`,
+                # by another replica), and once per process.
                 # After a failed sync it stays as it was: answers keep using the previous index.
                 try:
                     self._searcher.refresh()

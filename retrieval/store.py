@@ -24,6 +24,7 @@ import functools
 import logging
 import shutil
 import threading
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -258,6 +259,17 @@ class ChromaVectorIndex:
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         return guarded(what, call, timeout=self._timeout)
+
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """Return True when the store answers: always when embedded, a heartbeat for a server."""
+        if self._url is None:
+            return True
+        try:
+            with urllib.request.urlopen(f"{self._url.rstrip('/')}/api/v2/heartbeat",
+                                        timeout=timeout) as response:
+                return bool(response.status == 200)
+        except (OSError, ValueError):  # URLError is an OSError: refused, unknown host, timeout
+            return False
 
     def health(self) -> Health:
         """Return whether the embedded store's files are there and readable ("ok" for a server).

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import Engine
 
 from learncity.db import Base, make_engine
-from tests.contracts.conftest import postgres_url
+from tests.contracts.conftest import chroma_server_url, postgres_url
 
-__all__ = ["postgres_url"]  # the session fixture that starts PostgreSQL, shared with the contracts
+# The session fixtures that start PostgreSQL and a Chroma server, shared with the contracts.
+__all__ = ["chroma_server_url", "postgres_url"]
 
 
 @pytest.fixture
