@@ -27,6 +27,7 @@ from retrieval.types import Answer
 
 MAX_TURNS = 4
 MAX_FOLLOW_UP_WORDS = 7
+SUBJECT_RECORDS = 3  # records a follow-up may be about when the answer showed no cards
 FOLLOWUPS_FILE = Path(__file__).parent / "data" / "followups.yaml"
 ATTRIBUTES = ("cost", "where", "when", "enrol", "contact")
 
@@ -129,14 +130,17 @@ def read_follow_up(text: str, context: Context) -> Reading:
 
 
 def subject_records(answer: Answer) -> tuple[tuple[str, str], ...]:
-    """Return what a follow-up would be about: the answer's cards, else its leading records."""
+    """Return what a follow-up would be about: the answer's cards, else the records among its
+    sources (a guide answered "SPID help desk"; "when is it open?" asks what the desk's card
+    says), best first."""
     if answer.cards:
         return tuple((card.kind, card.id) for card in answer.cards)
-    return tuple(
+    records = [
         (source.kind, source.record_id)
-        for source in answer.sources[:3]
+        for source in answer.sources
         if source.record_id and source.kind in ("programme", "event")
-    )
+    ]
+    return tuple(records[:SUBJECT_RECORDS])
 
 
 def after_answer(context: Context, answer: Answer) -> Context:

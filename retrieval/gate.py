@@ -35,6 +35,9 @@ TOP_DOCUMENTS = 3
 # resembles (a guide about kayak rental answers "where can I rent a kayak?", though renting
 # sounds like housing). No out-of-scope dev question came this close.
 COVERED = 0.45
+# An abstention names the uncovered topic only when the question is this close to its examples
+# and closer to them than to the folder ("domani" alone is no weather question: it lists events).
+NAMED_OFF_TOPIC = 0.48
 NEIGHBOURS = 3
 MODEL_FILE = Path(__file__).parent / "data" / "gate.yaml"
 
@@ -210,7 +213,8 @@ class RelevanceGate:
         evidence, label = self.evidence(vector, ranked, topic=topic, coverage=coverage)
         confidence = self._model.probability(evidence)
         answer = evidence.relevance >= COVERED or confidence >= self._model.threshold
-        off_topic = label if not answer and evidence.off_topic >= relevance else None
+        named = evidence.off_topic >= max(NAMED_OFF_TOPIC, relevance)
+        off_topic = label if not answer and named else None
         return Verdict(answer, relevance, off_topic, confidence, evidence)
 
 
