@@ -75,6 +75,11 @@ class Composer:
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None:
                 return carded, "cards"
+        elif not hours_only and (record := outmatching_record(ranked)) is not None:
+            # "SPID help desk", "repair cafe in de bibliotheek": the words name a record.
+            carded = self._card_answer(understood, hits, ranked, now)
+            if carded is not None and carded.cards and carded.cards[0].id == record.key:
+                return carded, "cards"
         guide = self._guide_answer(understood, hits, ranked, now)
         if guide is None:
             return self.abstain(understood, ranked), "abstain"
@@ -337,6 +342,22 @@ class Composer:
 
 
 # --- helpers ---
+def outmatching_record(ranked: Sequence[Ranked]) -> Ranked | None:
+    """Return the best programme or event when it matches better than the best guide.
+
+    A guide scores its best passage plus some support from its other sections, which a record
+    (one passage) never has; so a record is compared passage to passage: by the fused score and
+    by meaning alone, it must beat the guide's best section on both.
+    """
+    if not ranked or ranked[0].kind in ("programme", "event"):
+        return None
+    record = next((doc for doc in ranked if doc.kind in ("programme", "event")), None)
+    guide = ranked[0]
+    if record is None or record.best.score < guide.best.score or record.dense < guide.dense:
+        return None
+    return record
+
+
 def _in_language(guides: Sequence[Ranked], lang: str) -> Ranked:
     """Return the best guide, or the same guide in the question's language when nearly as good.
 

@@ -662,3 +662,19 @@ def test_a_monthly_group_is_not_offered_on_a_weekend_it_does_not_meet(
     assert catalogue.programme_fits(
         group, Filters(starts_after=second_weekend, starts_before=second_weekend + window), NOW
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "record"),
+    [
+        ("community garden plot in catania", "orto-urbano-librino"),
+        ("repair cafe in de bibliotheek nesima", "ev-repair-cafe"),  # Dutch, meaning only
+    ],
+)
+def test_a_question_naming_a_programme_or_event_gets_its_card_first(
+    assistant: Assistant, question: str, record: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert not answer.abstained
+    assert answer.cards and answer.cards[0].id == record
+    assert answer.sources[0].record_id == record

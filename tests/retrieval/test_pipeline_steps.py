@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import retrieval
+from retrieval.compose import outmatching_record
 from retrieval.conversation import Context, after_answer, read_follow_up
 from retrieval.examples import ExampleBank
 from retrieval.gate import GateModel, RelevanceGate
@@ -158,6 +159,20 @@ def test_documents_rank_by_best_chunk_plus_a_little_support() -> None:
     assert [doc.key for doc in ranked] == ["guides/b.md", "guides/a.md", "prog-1"]
     assert ranked[2].record_id == "prog-1" and ranked[0].record_id is None
     assert len(ranked[0].hits) == 3  # one entry per document, its chunks kept
+
+
+def test_a_record_beating_the_best_guide_passage_to_passage_leads() -> None:
+    # The guide ranks first on the support of its other sections; the record's one passage is
+    # closer to the question, by the fused score and by meaning: the record is what was asked.
+    guide = [hit("guides/b.md", score, dense=0.35) for score in (0.40, 0.39, 0.38)]
+    record = hit("programmes/x.yaml", 0.42, dense=0.40, record="prog-1")
+    ranked = rank_documents([*guide, record])
+    assert ranked[0].key == "guides/b.md"
+    assert outmatching_record(ranked) is ranked[1]
+    closer_in_words_only = hit("programmes/x.yaml", 0.42, dense=0.30, record="prog-1")
+    assert outmatching_record(rank_documents([*guide, closer_in_words_only])) is None
+    weaker = hit("programmes/x.yaml", 0.39, dense=0.40, record="prog-1")
+    assert outmatching_record(rank_documents([*guide, weaker])) is None
 
 
 # --- gate ---------------------------------------------------------------------------------------
