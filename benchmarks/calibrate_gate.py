@@ -195,46 +195,66 @@ def write_model(content: dict[str, Any], summary: str, path: Path) -> None:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uniqa", type=int, default=150, help="UniQA dev questions per language")
-    parser.add_argument("--max-wrong", type=float, default=0.04)
+    parser.add_argument(
+        "--max-wrong",
+        type=float,
+        nargs="+",
+        default=[0.04],
+        help="share of answerable dev questions a group may lose; several values compare fits",
+    )
     parser.add_argument("--write", action="store_true", help=f"write {MODEL_FILE}")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--keep-data",
+        type=Path,
+        default=None,
+        help="reuse the indexes kept here (answer_quality.py --keep-data DIR keeps the same ones)",
+    )
+    args = parser.parse_args(argv)
+    if args.write and len(args.max_wrong) != 1:
+        parser.error("--write takes exactly one --max-wrong value")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch:
+        features, labels, groups = collect_all(Path(args.keep_data or scratch), args.uniqa)
+    for max_wrong in args.max_wrong:
+        content, summary = fit(
+            np.asarray(features), np.asarray(labels), np.asarray(groups), max_wrong
+        )
+        print(f"max wrong {max_wrong}: {summary}")
+        print(yaml.safe_dump(content, sort_keys=False))
+        if args.write:
+            write_model(content, summary, MODEL_FILE)
+            log(f"wrote {MODEL_FILE}")
+    return 0
+
+
+def collect_all(
+    root: Path, uniqa: int
+) -> tuple[list[list[float]], list[int], list[str]]:
+    """Return the evidence of every dev question: the sample folder, then UniQA's folder."""
     knowledge = REPO / "knowledge"
     rows = dev_rows()
-    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch:
-        log(f"sample folder: {len(rows)} dev questions")
-        features, labels, groups, model = collect(
-            knowledge, Path(scratch) / "sample", rows, "sample"
-        )
-        dataset = find_dataset()
-        if dataset is not None and args.uniqa > 0:
-            folder = Path(scratch) / "uniqa-knowledge"
-            build_uniqa_folder(knowledge, dataset, folder)
-            answerable = [
-                {**row, "covered": True}
-                for lang in ("it", "en")
-                for row in uniqa_questions(dataset, lang, "dev", args.uniqa)
-            ]
-            uncovered = [row for row in rows if not row["covered"]]
-            log(f"UniQA folder: {len(answerable)} + {len(uncovered)} dev questions (indexing...)")
-            more, more_labels, more_groups, _ = collect(
-                folder, Path(scratch) / "uniqa", answerable + uncovered, "uniqa", embeddings=model
-            )
-            features += more
-            labels += more_labels
-            groups += more_groups
-    content, summary = fit(
-        np.asarray(features), np.asarray(labels), np.asarray(groups), args.max_wrong
+    log(f"sample folder: {len(rows)} dev questions")
+    features, labels, groups, model = collect(knowledge, root / "sample", rows, "sample")
+    dataset = find_dataset()
+    if dataset is None or uniqa <= 0:
+        return features, labels, groups
+    folder = root / "uniqa-knowledge"
+    build_uniqa_folder(knowledge, dataset, folder)
+    answerable = [
+        {**row, "covered": True}
+        for lang in ("it", "en")
+        for row in uniqa_questions(dataset, lang, "dev", uniqa)
+    ]
+    uncovered = [row for row in rows if not row["covered"]]
+    log(f"UniQA folder: {len(answerable)} + {len(uncovered)} dev questions (indexing...)")
+    more, more_labels, more_groups, _ = collect(
+        folder, root / "uniqa", answerable + uncovered, "uniqa", embeddings=model
     )
-    print(summary)
-    print(yaml.safe_dump(content, sort_keys=False))
-    if args.write:
-        write_model(content, summary, MODEL_FILE)
-        log(f"wrote {MODEL_FILE}")
-    return 0
+    return features + more, labels + more_labels, groups + more_groups
 
 
 if __name__ == "__main__":
