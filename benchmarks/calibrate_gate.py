@@ -40,14 +40,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from answer_quality import (  # noqa: E402
-    QUESTIONS,
-    REPO,
+from quality.cli import find_dataset  # noqa: E402
+from quality.common import QUESTIONS, REPO, log  # noqa: E402
+from quality.sets import (  # noqa: E402
     build_uniqa_folder,
     expected_of,
-    find_dataset,
     is_oos,
-    log,
     read_jsonl,
     uniqa_questions,
 )

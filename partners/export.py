@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, vRecur
 from icalendar import Event as VEvent
+from icalendar import vRecur
 
+from learncity.content import ics
 from learncity.content.loader import KnowledgeBase
 from learncity.content.models import Event, LearningType, LocalizedText, Programme, Venue, text_in
 from partners.jsonld import RRULE_KEY
@@ -61,10 +62,6 @@ def select(
     return programmes, events
 
 
-def _aware(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
-
-
 def _utc_until(rule: str, zone: ZoneInfo) -> str:
     """Return the rule with a local UNTIL written in UTC, as RFC 5545 wants with a TZID start."""
 
@@ -75,34 +72,26 @@ def _utc_until(rule: str, zone: ZoneInfo) -> str:
     return re.sub(r"UNTIL=(\d{8}T\d{6})(?!Z)", to_utc, rule)
 
 
-def _location(venue: Venue | None) -> str | None:
-    return venue.name if venue else None
-
-
 def export_ics(events: Iterable[Event], *, zone: ZoneInfo, name: str = "Learning City") -> bytes:
     """Return an iCalendar feed with one VEVENT per event (series keep their RRULE/EXDATE)."""
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("x-wr-calname", name)
+    calendar = ics.new_calendar(PRODID, name=name)
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0)
     for event in sorted(events, key=lambda e: e.id):
         event_zone = event.zone(zone)
         item = VEvent()
         item.add("uid", export_uid(event.id))
         item.add("dtstamp", stamp)
-        start = _aware(event.start, event_zone)
+        start = ics.in_zone(event.start, event_zone)
         item.add("dtstart", start)
         if event.end is not None:
-            item.add("dtend", _aware(event.end, event_zone))
+            item.add("dtend", ics.in_zone(event.end, event_zone))
         item.add("summary", text_in(event.title, event.lang))
         item.add("description", text_in(event.description, event.lang))
         if event.rrule:
             item.add("rrule", vRecur.from_ical(_utc_until(event.rrule, event_zone)))
         if event.exdates:
-            item.add("exdate", [_aware(day, event_zone) for day in event.exdates])
-        location = _location(event.venue) or ("Online" if event.online else None)
+            item.add("exdate", [ics.in_zone(day, event_zone) for day in event.exdates])
+        location = ics.location(event.venue, event.online, address=False)
         if location:
             item.add("location", location)
         if event.venue and event.venue.lat is not None and event.venue.lon is not None:
@@ -119,8 +108,7 @@ def export_ics(events: Iterable[Event], *, zone: ZoneInfo, name: str = "Learning
         if event.provider:
             item.add("x-learncity-provider", event.provider)
         calendar.add_component(item)
-    calendar.add_missing_timezones()
-    return calendar.to_ical()
+    return ics.finish(calendar)
 
 
 # ---------------------------------------------------------------- JSON-LD
@@ -165,9 +153,9 @@ def _event_node(event: Event, zone: ZoneInfo) -> dict[str, Any]:
     event_zone = event.zone(zone)
     node: dict[str, Any] = {"@type": "Event", "@id": export_uid(event.id, iri=True)}
     node |= _common(event)
-    node["startDate"] = _aware(event.start, event_zone).isoformat()
+    node["startDate"] = ics.in_zone(event.start, event_zone).isoformat()
     if event.end is not None:
-        node["endDate"] = _aware(event.end, event_zone).isoformat()
+        node["endDate"] = ics.in_zone(event.end, event_zone).isoformat()
     status = "EventCancelled" if event.status == "cancelled" else "EventScheduled"
     node["eventStatus"] = f"https://schema.org/{status}"
     if event.online:
@@ -186,7 +174,7 @@ def _event_node(event: Event, zone: ZoneInfo) -> dict[str, Any]:
                 f"https://schema.org/{_ICAL_TO_DAY[d]}" for d in match.group(1).split(",")
             ]
         if event.exdates:
-            schedule["exceptDate"] = [_aware(d, event_zone).isoformat() for d in event.exdates]
+            schedule["exceptDate"] = [ics.in_zone(d, event_zone).isoformat() for d in event.exdates]
         node["eventSchedule"] = schedule
     if event.capacity:
         node["maximumAttendeeCapacity"] = event.capacity

@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, vRecur
 from icalendar import Event as VEvent
+from icalendar import vRecur
 
+from learncity.content import ics
 from learncity.content.models import (
     RULE_ANCHOR,
     Event,
     Programme,
     Schedule,
-    Venue,
     WeeklySlot,
     text_in,
 )
@@ -36,40 +36,15 @@ class NoScheduleError(ValueError):
         super().__init__(f"programme {record_id!r} has no weekly times to put in a calendar")
 
 
-def _calendar() -> Calendar:
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    return calendar
-
-
-def _location(venue: Venue | None, online: bool) -> str | None:
-    if venue is None:
-        return "Online" if online else None
-    parts = [venue.name, venue.address or "", venue.district or ""]
-    return ", ".join(part for part in parts if part)
-
-
-def _finish(calendar: Calendar) -> bytes:
-    # VTIMEZONE components for every TZID used, so any calendar app reads local times right.
-    calendar.add_missing_timezones()
-    return calendar.to_ical()
-
-
-def _local(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
-
-
 def event_ics(
     event: Event, occurrence_start: dt.datetime | None, zone: ZoneInfo, lang: str
 ) -> bytes:
     """Return an .ics for one occurrence of `event`, or for the whole series when None."""
     event_zone = event.zone(zone)
-    calendar = _calendar()
+    calendar = ics.new_calendar(PRODID)
     item = VEvent()
     if occurrence_start is None:
-        start = _local(event.start, event_zone)
+        start = ics.in_zone(event.start, event_zone)
         item.add("uid", f"{event.id}@{UID_DOMAIN}")
         if event.rrule:
             item.add("rrule", vRecur.from_ical(event.rrule))
@@ -83,7 +58,7 @@ def event_ics(
     item.add("dtend", end)
     item.add("summary", text_in(event.title, lang))
     item.add("description", _description(text_in(event.description, lang), event.booking_url))
-    location = _location(event.venue, event.online)
+    location = ics.location(event.venue, event.online)
     if location:
         item.add("location", location)
     url = event.booking_url or event.url or event.contact.url
@@ -92,16 +67,16 @@ def event_ics(
     if event.status == "cancelled":
         item.add("status", "CANCELLED")
     calendar.add_component(item)
-    return _finish(calendar)
+    return ics.finish(calendar)
 
 
 def programme_ics(programme: Programme, zone: ZoneInfo, lang: str) -> bytes:
     """Return an .ics with one recurring VEVENT per weekly slot, as `Schedule.sessions` counts."""
     schedule = programme.schedule
-    calendar = _calendar()
+    calendar = ics.new_calendar(PRODID)
     title = text_in(programme.title, lang)
     description = _description(text_in(programme.description, lang), programme.url)
-    location = _location(programme.venue, programme.online)
+    location = ics.location(programme.venue, programme.online)
     url = programme.url or programme.contact.url
     slots = schedule.weekly if schedule is not None else []
     for slot in slots:
@@ -131,7 +106,7 @@ def programme_ics(programme: Programme, zone: ZoneInfo, lang: str) -> bytes:
         calendar.add_component(item)
     if not calendar.walk("VEVENT"):
         raise NoScheduleError(programme.id)
-    return _finish(calendar)
+    return ics.finish(calendar)
 
 
 def _first_session(schedule: Schedule, slot: WeeklySlot, zone: ZoneInfo) -> dt.datetime | None:
