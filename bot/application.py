@@ -111,7 +111,7 @@ def protect_logs() -> None:
 
 def _calendar_file(services: Services) -> Any:
     def make(kind: str, record_id: str, lang: str) -> bytes | None:
-        from retrieval.calendar import NoScheduleError, event_ics, programme_ics
+        from learncity.content.calendar import NoScheduleError, event_ics, programme_ics
 
         kb = services.knowledge.current
         zone = services.settings.zone

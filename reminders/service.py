@@ -96,7 +96,7 @@ class Catalog(Protocol):
 
 
 class IcsMaker(Protocol):
-    """Builds an iCalendar file for one occurrence (`retrieval.calendar.event_ics` fits)."""
+    """Builds an iCalendar file for one occurrence (`learncity.content.calendar.event_ics` fits)."""
 
     def __call__(
         self, event: Event, occurrence_start: dt.datetime, zone: ZoneInfo, lang: str
@@ -107,7 +107,9 @@ class IcsMaker(Protocol):
 
 def default_ics(event: Event, occurrence_start: dt.datetime, zone: ZoneInfo, lang: str) -> bytes:
     """Build the .ics with the shared calendar module."""
-    from retrieval.calendar import event_ics  # imported late: retrieval is heavy and optional here
+    from learncity.content.calendar import (
+        event_ics,  # imported late: icalendar is only needed to send
+    )
 
     return event_ics(event, occurrence_start, zone, lang)
 
