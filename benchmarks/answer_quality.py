@@ -227,7 +227,7 @@ def default_command() -> list[str]:
     found = shutil.which("learncity")
     if found:
         return [found]
-    return [sys.executable, "-m", "learncity.cli"]
+    return [sys.executable, "-m", "app.cli"]
 
 
 @dataclass
@@ -1244,7 +1244,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--learncity",
         help="the command to run (default: the console script "
-        "next to this interpreter), e.g. 'python -m learncity.cli'",
+        "next to this interpreter), e.g. 'python -m app.cli'",
     )
     parser.add_argument("--dataset", type=Path, default=find_dataset(), help="UniQA folder")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)

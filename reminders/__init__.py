@@ -7,8 +7,9 @@ Modules: `store` (tables on `learncity.db.Base`; the database is the source of t
 quiet hours), `clock` (`Clock` protocol; tests use `ManualClock`). Only `bot/reminders.py` knows
 Telegram.
 
-Wiring: `ReminderService.from_settings(settings, engine=..., knowledge=lambda: kb_service.current)`
-builds the service; `bot.reminders.ReminderHandlers(service=..., language=...)` registers the
-handlers and, in its `post_init(application)`, starts the scheduler with a `TelegramSender` on
-`application.bot` (stopped in `post_shutdown`).
+Wiring (in the composition root, `app.root`): `build_reminders(settings, engine=...,
+knowledge=...)` builds the service; `bot.reminders.ReminderHandlers(service=..., language=...)`
+holds the handlers; `build_reminder_scheduler(service, bot=application.bot)` builds the scheduler
+with a `TelegramSender`, which `bot.lifecycle.Lifecycle` starts in post_init and stops in
+post_shutdown.
 """

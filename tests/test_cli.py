@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import retrieval.embedding
-from learncity.cli import main
+from app.cli import main
 
 ANSWER_KEYS = {
     "question",
@@ -204,12 +204,12 @@ def test_terminal_shows_no_library_debug_logs(folders: tuple[Path, Path]) -> Non
     assert run(run_once)[0] == 0  # the folder is indexed: the child only searches
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    command = [sys.executable, "-m", "learncity.cli", *base(folders), "ask", "corsi gratis"]
+    command = [sys.executable, "-m", "app.cli", *base(folders), "ask", "corsi gratis"]
     quiet = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert quiet.returncode == 0 and quiet.stdout.strip()
     assert "DEBUG" not in quiet.stderr and "INFO" not in quiet.stderr, quiet.stderr
     verbose = subprocess.run(
-        [sys.executable, "-m", "learncity.cli", "-v", *command[3:]],
+        [sys.executable, "-m", "app.cli", "-v", *command[3:]],
         capture_output=True,
         text=True,
         env=env,
