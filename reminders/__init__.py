@@ -2,6 +2,7 @@
 
 Modules: `store` (tables on `learncity.db.Base`; the database is the source of truth), `service`
 (`ReminderService`: subscribe, list, cancel, offsets, digest choices, reconcile, the outbox),
+`messages` (`MessageRenderer`: what each reminder, notice and digest says, with its .ics),
 `scheduler` (`ReminderScheduler`: one APScheduler 3 wake-up rebuilt from the database at start),
 `delivery` (`Sender` protocol, `Deliverer` within Telegram's limits), `digest` (weekly digest and
 quiet hours), `clock` (`Clock` protocol; tests use `ManualClock`). Only `bot/reminders.py` knows
