@@ -24,7 +24,7 @@ test-servers: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/mypy learncity retrieval flows reminders bot bot_api_emulator
+	$(BIN)/mypy learncity retrieval flows reminders partners bot terminal app bot_api_emulator
 
 check: $(BIN)/.installed
 	$(BIN)/learncity check

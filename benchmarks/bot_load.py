@@ -130,8 +130,7 @@ def drive_process(connection: Any, residents: int, questions: int, arrival_rate:
 
 async def serve(connection: Any, rate: float, threads: int) -> dict[str, Any]:
     """Run the real bot against the driver's emulator until the driver reports."""
-    from bot.application import build_application
-    from learncity.app import build_services
+    from app.root import build_application, build_services
     from learncity.settings import Settings
 
     endpoint = await asyncio.to_thread(connection.recv)

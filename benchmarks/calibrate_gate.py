@@ -50,7 +50,7 @@ from quality.sets import (  # noqa: E402
     uniqa_questions,
 )
 
-from learncity.app import build_services  # noqa: E402
+from app.root import build_services  # noqa: E402
 from learncity.settings import Settings  # noqa: E402
 from retrieval.gate import COVERED, MODEL_FILE, feature_names  # noqa: E402
 

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -78,9 +78,26 @@ class ReloadSummary:
     errors: tuple[str, ...]  # "path:line: message"
 
 
+def summarise_reload(report: Any) -> ReloadSummary:
+    """Turn a knowledge reload report into plain text for staff."""
+    index = getattr(report, "index", None)
+    parts = [f"{getattr(report, 'files', '?')} files"]
+    if index is not None:
+        parts.append(
+            f"{index.added} added, {index.updated} updated, {index.removed} removed, "
+            f"{index.chunks} passages"
+        )
+    errors = tuple(str(error) for error in getattr(report, "errors", ()))
+    parts.append(f"{len(errors)} problems")
+    seconds = getattr(report, "seconds", None)
+    if seconds is not None:
+        parts.append(f"{seconds:.1f} s")
+    return ReloadSummary(summary=", ".join(parts), errors=errors)
+
+
 @dataclass(frozen=True, slots=True)
 class BotDeps:
-    """Everything the handlers use, built once in `build_application`."""
+    """Everything the handlers use, built once by the composition root (`app.root.make_deps`)."""
 
     assistant: AssistantPort
     storage: BotStorage

@@ -32,7 +32,6 @@ from telegram.ext import (
 from bot.deps import BotDeps
 from learncity.content.models import Event, Programme, text_in
 from learncity.i18n import t
-from learncity.settings import Settings
 from partners.errors import FetchError, InvalidSource, UnsafeName
 from partners.feeds import FeedProblem, FeedRefresher
 from partners.registry import Partner
@@ -84,18 +83,6 @@ class PartnerHandlers:
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._bot: Bot | None = None
         self.refresher = FeedRefresher(service=service, on_problem=self._feed_problem)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, deps: BotDeps) -> PartnerHandlers:
-        """Build the area and its service from the settings."""
-        service = PartnerService(
-            knowledge_dir=settings.knowledge_dir,
-            zone=settings.zone,
-            max_bytes=int(settings.partner_max_mb * 1024 * 1024),
-            timeout=settings.partner_fetch_timeout,
-            clock=deps.clock,
-        )
-        return cls(service=service, deps=deps, refresh_seconds=settings.partner_refresh_seconds)
 
     def handlers(self) -> list[BaseHandler[Update, Any, Any]]:
         """Return the handlers (group 1, before the catch-alls that answer any document)."""

@@ -23,7 +23,6 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
-    Application,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -31,19 +30,17 @@ from telegram.ext import (
 )
 
 from learncity.content.models import Topic
-from learncity.db import BlockingCalls, Leadership
+from learncity.db import BlockingCalls
 from learncity.i18n import MissingText, normalize_language, t
 from reminders.delivery import (
-    Deliverer,
     OutgoingMessage,
     PermanentFailure,
     RecipientBlocked,
     RetryLater,
     TransientFailure,
 )
-from reminders.scheduler import SENDER_TASK, ReminderScheduler
+from reminders.messages import OFFSET_CHOICES
 from reminders.service import (
-    OFFSET_CHOICES,
     NoUpcomingDate,
     ReminderService,
     UnknownSubscription,
@@ -82,8 +79,6 @@ class ReminderHandlers:
         service: ReminderService,
         language: Callable[[Update], str] = telegram_language,
         now: Callable[[], dt.datetime] | None = None,
-        run_scheduler: bool = True,
-        max_in_flight: int = 8,
         run: BlockingCalls | None = None,
     ) -> None:
         self._service = service
@@ -91,35 +86,6 @@ class ReminderHandlers:
         self._run = run or BlockingCalls()
         self._language = language
         self._now = now
-        self._run_scheduler = run_scheduler
-        self._max_in_flight = max_in_flight
-        self.scheduler: ReminderScheduler | None = None
-
-    async def post_init(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Start delivering: the scheduler is rebuilt from the database (PTB's post_init)."""
-        if not self._run_scheduler or self.scheduler is not None:
-            return
-        service = self._service
-        deliverer = Deliverer(
-            sender=TelegramSender(bot=application.bot),
-            ledger=service,
-            clock=service.clock,
-            rate_per_second=service.delivery_rate_per_second,
-            max_in_flight=self._max_in_flight,
-        )
-        # On PostgreSQL one elected replica sends for all: Telegram's limits are the bot's.
-        sender = (Leadership(engine=service.store.engine, name=SENDER_TASK)
-                  if service.store.multi_worker else None)
-        self.scheduler = ReminderScheduler(
-            service=service, deliverer=deliverer, clock=service.clock, sender=sender
-        )
-        await self.scheduler.start()
-
-    async def post_shutdown(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Stop the scheduler and wait for messages in flight (PTB's post_shutdown)."""
-        if self.scheduler is not None:
-            await self.scheduler.stop()
-            self.scheduler = None
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         """Return the handlers to register (any group before a catch-all text handler)."""

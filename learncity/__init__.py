@@ -1,1 +1,1 @@
-"""The Learning City Assistant: settings, content model, i18n, database and the composition root."""
+"""The Learning City Assistant's ground floor: settings, database, i18n, content model, loader."""

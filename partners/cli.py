@@ -1,4 +1,4 @@
-"""The bodies of `learncity import` and `learncity export` (learncity/cli.py only wires them).
+"""The bodies of `learncity import` and `learncity export` (app/cli.py only wires them).
 
     learncity import SOURCE --partner NAME [--name DOCUMENT]
     learncity export --format ics|jsonld [--topic T] [--partner P] [--output FILE]

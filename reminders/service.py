@@ -9,7 +9,7 @@ Plain values in, plain values out; no Telegram here. Exceptions::
     └── InvalidOffset          an offset that is not like "1w", "1d", "3h" or "30m"
 
 Every SQL statement is in `reminders.store`; this module decides (which occurrence, which offsets,
-quiet hours, what a message says) and the store reads and writes.
+quiet hours) and the store reads and writes; `reminders.messages` says what each message says.
 
 Exactly once: `due()` claims rows (status pending -> sending) and writes their delivery record
 (`reminder_deliveries`, unique key) in the same transaction; `mark_delivered()` completes both in
@@ -26,35 +26,40 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
-from learncity.content.models import WEEKDAYS, Event, EventStatus, Programme, text_in
+from learncity.content.models import Event, EventStatus, Programme, text_in
 from learncity.i18n import t
 from reminders import store as st
-from reminders.clock import Clock, SystemClock
-from reminders.delivery import Button, OutgoingMessage, loggable_key
+from reminders.clock import Clock
+from reminders.delivery import OutgoingMessage, loggable_key
 from reminders.digest import (
     DigestSchedule,
     QuietHours,
     at_local,
-    events_for_digest,
-    parse_clock_time,
+)
+from reminders.messages import (
+    EVENT,
+    OFFSET_CHOICES,
+    PROGRAMME,
+    Catalog,
+    IcsMaker,
+    MessageRenderer,
+    find_target,
+    format_when,
 )
 from reminders.store import Reminder, ReminderStore, Subscription
 
-if TYPE_CHECKING:
-    from learncity.settings import Settings
+__all__ = [
+    "OFFSET_CHOICES", "Catalog", "Confirmation", "DigestSettings", "IcsMaker", "InvalidOffset",
+    "NoUpcomingDate", "Notice", "ReminderError", "ReminderService", "UnknownSubscription",
+    "UnknownTarget", "Upcoming", "due_time", "parse_offset", "programme_sessions",
+]
 
 log = logging.getLogger(__name__)
 
-EVENT = "event"
-PROGRAMME = "programme"
-OFFSET_CHOICES: tuple[str, ...] = ("1w", "2d", "1d", "3h", "1h", "30m", "15m")
 _OFFSET = re.compile(r"^(\d{1,3})([wdhm])$")
 _UNIT_MINUTES = {"w": 7 * 24 * 60, "d": 24 * 60, "h": 60, "m": 1}
 # A notice about an event starting sooner than this after the quiet hours end is sent at once.
@@ -79,37 +84,6 @@ class UnknownSubscription(ReminderError):
 
 class InvalidOffset(ReminderError):
     """An offset not like "1d"."""
-
-
-class Catalog(Protocol):
-    """The current knowledge: `learncity.content.KnowledgeBase` fits."""
-
-    @property
-    def events(self) -> Mapping[str, Event]:
-        """Events by id."""
-        ...
-
-    @property
-    def programmes(self) -> Mapping[str, Programme]:
-        """Programmes by id."""
-        ...
-
-
-class IcsMaker(Protocol):
-    """Builds an iCalendar file for one occurrence (`retrieval.calendar.event_ics` fits)."""
-
-    def __call__(
-        self, event: Event, occurrence_start: dt.datetime, zone: ZoneInfo, lang: str
-    ) -> bytes:
-        """Return the .ics bytes."""
-        ...
-
-
-def default_ics(event: Event, occurrence_start: dt.datetime, zone: ZoneInfo, lang: str) -> bytes:
-    """Build the .ics with the shared calendar module."""
-    from retrieval.calendar import event_ics  # imported late: retrieval is heavy and optional here
-
-    return event_ics(event, occurrence_start, zone, lang)
 
 
 def parse_offset(label: str) -> dt.timedelta:
@@ -211,35 +185,14 @@ class ReminderService:
         self.clock = clock
         self.delivery_rate_per_second = delivery_rate_per_second
         self._reconciled: Catalog | None = None
-        self._ics_cache: dict[tuple[int, str, dt.datetime, str], bytes] = {}
         self.zone = zone
         self.default_offsets = tuple(default_offsets)
         self.quiet = quiet_hours or QuietHours(dt.time(21), dt.time(8), zone)
         self.digest = digest or DigestSchedule(0, dt.time(9), zone)
-        self._ics = ics or default_ics
-        self._listeners: list[Callable[[], None]] = []
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        engine: Engine,
-        knowledge: Callable[[], Catalog],
-        clock: Clock | None = None,
-    ) -> ReminderService:
-        """Build the service from the settings on `engine` (creating its tables if missing)."""
-        store = ReminderStore(engine=engine)
-        store.create_schema()
-        zone = settings.zone
-        return cls(
-            store=store, knowledge=knowledge, clock=clock or SystemClock(), zone=zone,
-            default_offsets=settings.reminder_offsets,
-            quiet_hours=QuietHours.parse(settings.quiet_hours, zone),
-            digest=DigestSchedule(settings.digest_weekday, parse_clock_time(settings.digest_time),
-                                  zone),
-            delivery_rate_per_second=settings.delivery_rate_per_second,
+        self._messages = MessageRenderer(
+            knowledge=knowledge, zone=zone, digest_interests=self._interests, ics=ics
         )
+        self._listeners: list[Callable[[], None]] = []
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -263,23 +216,12 @@ class ReminderService:
 
     def format_when(self, when: dt.datetime, lang: str) -> str:
         """Return "Sat 28 Mar 2026, 10:00" (in `lang`) for `when` in city time."""
-        local = self.local(when)
-        days = t("reminders.weekdays", lang).split(",")
-        months = t("reminders.months", lang).split(",")
-        return t(
-            "reminders.datetime", lang,
-            weekday=days[local.weekday()].strip(), day=local.day,
-            month=months[local.month - 1].strip(), year=local.year,
-            time=local.strftime("%H:%M"),
-        )
+        return format_when(when, lang, self.zone)
 
     # -- knowledge ------------------------------------------------------------------------------
 
     def _target(self, kind: str, target_id: str) -> Event | Programme | None:
-        catalog = self._knowledge()
-        if kind == EVENT:
-            return catalog.events.get(target_id)
-        return catalog.programmes.get(target_id)
+        return find_target(self._knowledge(), kind, target_id)
 
     def _starts(
         self, target: Event | Programme, after: dt.datetime, before: dt.datetime
@@ -297,27 +239,6 @@ class ReminderService:
             return ""
         target = self._target(kind, target_id)
         return text_in(target.title, lang) if target is not None else target_id
-
-    def _as_event(self, target: Event | Programme, start: dt.datetime) -> Event:
-        if isinstance(target, Event):
-            return target
-        slot_minutes = 120
-        schedule = target.schedule
-        if schedule is not None:
-            local = start.astimezone(self.zone)
-            for slot in schedule.weekly:
-                if slot.end and WEEKDAYS.index(slot.day) == local.weekday():
-                    begin = dt.datetime.combine(local.date(), slot.start)
-                    slot_minutes = int((dt.datetime.combine(local.date(), slot.end) - begin)
-                                       .total_seconds() // 60)
-        local_start = start.astimezone(self.zone).replace(tzinfo=None)
-        return Event(
-            id=target.id, title=target.title, description=target.description,
-            learning_type=target.learning_type, topics=target.topics, audiences=target.audiences,
-            provider=target.provider, venue=target.venue, online=target.online,
-            start=local_start, end=local_start + dt.timedelta(minutes=slot_minutes),
-            contact=target.contact, lang=target.lang, url=target.url,
-        )
 
     # -- subscribing ----------------------------------------------------------------------------
 
@@ -430,6 +351,9 @@ class ReminderService:
 
     # -- digest preferences ---------------------------------------------------------------------
 
+    def _interests(self, user_id: int) -> tuple[str, ...]:
+        return self.digest_settings(user_id).interests
+
     def digest_settings(self, user_id: int) -> DigestSettings:
         """Return the user's digest choice (off, no interests, when never chosen)."""
         found = self.store.digest_preference(user_id)
@@ -537,7 +461,7 @@ class ReminderService:
         messages = []
         for row in claimed:
             try:
-                messages.append(self._render(row))
+                messages.append(self._messages.render(row))
             except Exception as error:  # a broken record must not leave the row claimed forever
                 log.exception("could not build message %s", loggable_key(row.delivery_key))
                 self.mark_failed(row.delivery_key, reason=f"render: {error}")
@@ -578,83 +502,6 @@ class ReminderService:
             return
         self.store.plan_digests(week=self.digest.week_key(now), moment=moment,
                                 not_after=self.digest.week_end(now))
-
-    def _render(self, row: Reminder) -> OutgoingMessage:
-        lang = row.lang
-        ics: bytes | None = None
-        filename: str | None = None
-        buttons: list[tuple[Button, ...]] = []
-        target = (self._target(row.target_kind, row.target_id)
-                  if row.target_kind and row.target_id else None)
-        title = text_in(target.title, lang) if target is not None else (row.target_id or "")
-        where = ""
-        if target is not None and target.venue is not None:
-            where = t("reminders.where", lang, venue=target.venue.name)
-        start = row.occurrence_start
-        if row.kind == st.KIND_DIGEST:
-            text, buttons = self._digest_text(row)
-        elif row.kind == st.KIND_CANCELLED:
-            text = t("reminders.cancelled", lang, title=title,
-                     when=self.format_when(row.previous_start or row.due_at, lang))
-        else:
-            assert start is not None
-            when = self.format_when(start, lang)
-            if row.kind == st.KIND_MOVED:
-                text = t("reminders.moved", lang, title=title, when=when, where=where,
-                         was=self.format_when(row.previous_start or start, lang))
-            else:
-                text = t("reminders.reminder", lang, title=title, when=when, where=where,
-                         lead=self._lead(row.offset or "", lang))
-            if target is not None:
-                ics = self._calendar(target, start, lang)
-                filename = f"{row.target_id}.ics"
-                text += "\n" + t("reminders.calendar_hint", lang)
-            if row.subscription_id is not None:
-                buttons.append((Button(t("reminders.button_stop", lang),
-                                       callback_data=f"rem:cancel:{row.subscription_id}"),))
-        return OutgoingMessage(
-            key=row.delivery_key, kind=row.kind, user_id=row.user_id, chat_id=row.chat_id,
-            lang=lang, text=text, buttons=tuple(buttons), ics=ics, ics_filename=filename,
-            due_at=row.due_at, reminder_id=row.id,
-        )
-
-    def _calendar(self, target: Event | Programme, start: dt.datetime, lang: str) -> bytes:
-        # Many reminders share one occurrence (everyone at the 18:00 talk): build its .ics once.
-        key = (id(target), target.id, start, lang)
-        cached = self._ics_cache.get(key)
-        if cached is None:
-            cached = self._ics(self._as_event(target, start), start, self.zone, lang)
-            if len(self._ics_cache) >= 256:
-                self._ics_cache.pop(next(iter(self._ics_cache)))
-            self._ics_cache[key] = cached
-        return cached
-
-    def _lead(self, offset: str, lang: str) -> str:
-        if not offset:
-            return ""
-        return t(f"reminders.offsets.{offset}", lang) if offset in OFFSET_CHOICES else offset
-
-    def _digest_text(self, row: Reminder) -> tuple[str, list[tuple[Button, ...]]]:
-        lang = row.lang
-        settings = self.digest_settings(row.user_id)
-        items = events_for_digest(self._knowledge().events, interests=settings.interests,
-                                  start=row.due_at, end=row.not_after, zone=self.zone)
-        buttons: list[tuple[Button, ...]] = []
-        if not items:
-            text = t("reminders.digest_empty", lang)
-        else:
-            lines = []
-            for item in items:
-                name = text_in(item.event.title, lang)
-                lines.append(t("reminders.digest_line", lang,
-                               when=self.format_when(item.start, lang), title=name))
-                if len(buttons) < 6 and len(f"rem:ev:{item.event.id}") <= 64:
-                    data = f"rem:ev:{item.event.id}"
-                    buttons.append((Button(f"🔔 {name}"[:60], callback_data=data),))
-            text = t("reminders.digest_header", lang) + "\n\n" + "\n".join(lines)
-        label = t("reminders.button_interests", lang)
-        buttons.append((Button(label, callback_data="rem:dig:menu"),))
-        return text, buttons
 
     # -- outcomes (the `DeliveryLedger` the `Deliverer` writes to) ------------------------------
 

@@ -6,6 +6,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from learncity.content.chunks import Chunk, ChunkKind, MetadataValue
+
+__all__ = [
+    "Answer", "AnswerKind", "Card", "CardKind", "Chunk", "ChunkKind", "ContactInfo", "Filters",
+    "Hit", "MetadataValue", "Passage", "Source",
+]
+
 CardKind = Literal["programme", "event"]
 
 
@@ -115,25 +122,6 @@ class Answer:
     helplines: tuple[ContactInfo, ...] = ()  # first, when the message signals danger or distress
     safeguarding: bool = False
     follow_up: str = ""  # "attribute" or "refinement" when answered about the previous answer
-
-
-ChunkKind = Literal["programme", "event", "guide", "contact", "document"]
-MetadataValue = str | int | float | bool
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """A unit of retrieval: text to embed plus flat metadata (Chroma keeps str/int/float/bool only).
-
-    `id` is deterministic (a content hash of path, position and text), so re-indexing is idempotent.
-    Required metadata keys: `path` (relative to the knowledge dir), `kind` (ChunkKind), `title`,
-    `lang`; optional: `record_id`, `section`, `url`, `file_hash`, and filter fields such as
-    `audiences` / `topics` (joined with `|`), `free`, `district`, `learning_type`.
-    """
-
-    id: str
-    text: str
-    metadata: dict[str, MetadataValue]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import retrieval.embedding
-from learncity.cli import main
+from app.cli import main
 
 ANSWER_KEYS = {
     "question",
@@ -202,14 +202,17 @@ def test_terminal_shows_no_library_debug_logs(folders: tuple[Path, Path]) -> Non
     # A real process: the log handlers are the command's own, not pytest's.
     run_once = [*base(folders), "index"]
     assert run(run_once)[0] == 0  # the folder is indexed: the child only searches
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # This checkout's modules, whichever checkout the environment was installed from.
+    repo = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join([repo, *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    command = [sys.executable, "-m", "learncity.cli", *base(folders), "ask", "corsi gratis"]
+    command = [sys.executable, "-m", "app.cli", *base(folders), "ask", "corsi gratis"]
     quiet = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert quiet.returncode == 0 and quiet.stdout.strip()
     assert "DEBUG" not in quiet.stderr and "INFO" not in quiet.stderr, quiet.stderr
     verbose = subprocess.run(
-        [sys.executable, "-m", "learncity.cli", "-v", *command[3:]],
+        [sys.executable, "-m", "app.cli", "-v", *command[3:]],
         capture_output=True,
         text=True,
         env=env,

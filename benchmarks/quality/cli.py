@@ -76,7 +76,7 @@ def build_parser(description: str = DESCRIPTION) -> argparse.ArgumentParser:
     parser.add_argument(
         "--learncity",
         help="the command to run (default: the console script "
-        "next to this interpreter), e.g. 'python -m learncity.cli'",
+        "next to this interpreter), e.g. 'python -m app.cli'",
     )
     parser.add_argument("--dataset", type=Path, default=find_dataset(), help="UniQA folder")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)

@@ -27,7 +27,7 @@ def default_command() -> list[str]:
     found = shutil.which("learncity")
     if found:
         return [found]
-    return [sys.executable, "-m", "learncity.cli"]
+    return [sys.executable, "-m", "app.cli"]
 
 
 @dataclass

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from learncity.content.chunks import Chunk, MetadataValue
 from learncity.content.guides import Guide, title_from_filename
 from learncity.content.knowledge_base import LoadedFile
 from learncity.content.reading import file_sha256 as _bytes_sha256
 from learncity.content.record_text import contact_part, event_part, per_language, programme_part
-from retrieval.types import Chunk, MetadataValue
 
 __all__ = ["GUIDE_CHUNK_CHARS", "GUIDE_CHUNK_OVERLAP", "chunk_id", "chunks_for_file", "file_sha256"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from learncity.content.chunks import MetadataValue
 from learncity.content.index_words import (
     DAY_CODES,
     DAYS,
@@ -29,7 +30,6 @@ from learncity.content.models import (
     Venue,
     text_in,
 )
-from retrieval.types import MetadataValue
 
 
 def per_language(

@@ -19,10 +19,10 @@ import pytest
 import pytest_asyncio
 from telegram.ext import Application
 
-from bot.application import build_application, lifecycle_of
+from app.root import Services, build_application, build_reminders, build_services, build_skills
+from bot.lifecycle import lifecycle_of
 from bot_api_emulator import BotApiEmulator
 from bot_api_emulator.pytest_plugin import bot_api_emulator
-from learncity.app import Services, build_services
 from learncity.db import make_engine
 from learncity.settings import Settings
 from retrieval.embedding import UniversalSentenceEncoder
@@ -63,28 +63,22 @@ def sqlite_busy_timeout() -> float:
 
 @pytest.fixture
 def services(module_services: Services, tmp_path: Path, sqlite_busy_timeout: float) -> Services:
-    """Return the module's services with a fresh database for this test (every store on it)."""
-    from flows.service import FlowService
-    from flows.store import FlowStore
-    from reminders.service import ReminderService
+    """Return the module's services with a fresh database for this test (every store on it).
 
+    The areas are built by the composition root, as in production, on this test's database.
+    """
     base = module_services
     engine = make_engine(f"sqlite:///{tmp_path / 'bot.sqlite3'}", busy_timeout=sqlite_busy_timeout)
     knowledge = base.knowledge
-    flow_store = FlowStore(engine=engine)
-    flow_store.create_schema()
+
+    def current() -> Any:
+        return knowledge.current
+
     return dataclasses.replace(
         base,
         engine=engine,
-        reminders=ReminderService.from_settings(
-            base.settings, engine=engine, knowledge=lambda: knowledge.current
-        ),
-        skills=FlowService(
-            assessments_dir=base.settings.knowledge_dir / "assessments",
-            store=flow_store,
-            programmes=lambda: knowledge.current.programmes,
-            zone=base.settings.zone,
-        ),
+        reminders=build_reminders(base.settings, engine=engine, knowledge=current),
+        skills=build_skills(base.settings, engine=engine, knowledge=current),
     )
 
 

@@ -18,9 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import logging
-from learncity.app import build_services
+from app.root import build_services, run_bot
 from learncity.settings import Settings
-from bot.application import run_bot
 logging.basicConfig(level=logging.INFO)
 settings = Settings()
 run_bot(settings, build_services(settings))

@@ -213,7 +213,7 @@ def test_answer_html_renders_each_part_once() -> None:
 def test_every_store_with_personal_data_is_listed_for_forget(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from bot.application import _user_stores
+    from app.root import user_stores
 
     class Store:
         def describe_user(self, user_id: int) -> dict[str, object]:
@@ -230,9 +230,9 @@ def test_every_store_with_personal_data_is_listed_for_forget(tmp_path: Path) -> 
         contexts=contexts,  # the conversations kept for follow-ups
     )
     expected = [storage, skills, reminder_store, contexts]
-    assert _user_stores(services, storage) == expected  # type: ignore[arg-type]
+    assert user_stores(services, storage) == expected  # type: ignore[arg-type]
     bare = SimpleNamespace(skills=None, reminders=None, contexts=contexts)
-    assert _user_stores(bare, storage) == [storage, contexts]  # type: ignore[arg-type]
+    assert user_stores(bare, storage) == [storage, contexts]  # type: ignore[arg-type]
 
 
 def test_the_error_log_holds_no_message_text_and_no_token() -> None:

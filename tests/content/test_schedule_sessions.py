@@ -13,9 +13,9 @@ import pytest
 from dateutil.rrule import rrulestr
 from icalendar import Calendar
 
+from learncity.content.calendar import NoScheduleError, programme_ics
 from learncity.content.loader import load_knowledge
 from learncity.content.models import Programme, Schedule
-from retrieval.calendar import NoScheduleError, programme_ics
 from retrieval.cards import make_card
 from tests.conftest import SAMPLE_KNOWLEDGE
 

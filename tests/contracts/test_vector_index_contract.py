@@ -229,7 +229,7 @@ def test_the_assistant_answers_the_same_from_either_backend(
     embeddings: UniversalSentenceEncoder,
 ) -> None:
     """Settings with CHROMA_SERVER_URL and DATABASE_URL build a working assistant."""
-    from learncity.app import build_services
+    from app.root import build_services
     from learncity.db import create_schema
     from learncity.settings import Settings
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import retrieval.embedding
-from learncity.app import Services, build_services
+from app.root import Services, build_services
 from learncity.content.models import CITY_ZONE
 from learncity.settings import Settings
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from learncity.app import Services, build_services
-from learncity.cli import main
+from app.cli import main
+from app.root import Services, build_services
 from learncity.settings import Settings
 from tests.contracts.conftest import (
     STARTUP_TIMEOUT,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from learncity.cli import main
+from app.cli import main
 from tests.faults.conftest import Site, break_languages, close, make_services
 
 LANGUAGE_PROGRAMMES = {"ita-l2-librino-sera", "cpia-alfabetizzazione-a2", "language-cafe-tandem"}

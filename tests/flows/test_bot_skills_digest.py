@@ -13,6 +13,7 @@ from typing import Any
 import pytest_asyncio
 from telegram.ext import Application, ApplicationBuilder
 
+from app.root import build_reminders
 from bot.skills import SkillsHandlers
 from bot_api_emulator import BotApiEmulator
 from bot_api_emulator.pytest_plugin import bot_api_emulator
@@ -47,7 +48,7 @@ async def bot(bot_api_emulator: BotApiEmulator, tmp_path: Path,
               make_service: Callable[[], FlowService]) -> AsyncIterator[Bot]:
     flows = make_service()
     kb = load_knowledge(KNOWLEDGE)
-    reminders = ReminderService.from_settings(
+    reminders = build_reminders(
         Settings(knowledge_dir=KNOWLEDGE, data_dir=tmp_path / "data"),
         engine=make_engine(f"sqlite:///{tmp_path / 'flows.sqlite3'}"),
         knowledge=lambda: kb,

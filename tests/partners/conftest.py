@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from learncity.cli import main
+from app.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARTNERS_YAML = """\

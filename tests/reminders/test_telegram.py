@@ -14,10 +14,12 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, Defaults
 
+from app.root import build_reminder_scheduler
 from bot.reminders import ReminderHandlers, TelegramSender
 from bot_api_emulator import BotApiEmulator
 from reminders.delivery import Deliverer
 from reminders.scheduler import ReminderScheduler
+from reminders.service import ReminderService
 from tests.reminders.conftest import ROME, ShiftedClock, event_yaml
 
 
@@ -34,28 +36,36 @@ async def bot(bot_api_emulator: BotApiEmulator) -> AsyncIterator[Bot]:
 
 
 async def start_app(
-    emulator: BotApiEmulator, handlers: ReminderHandlers
-) -> Application[Any, Any, Any, Any, Any, Any]:
-    """Start a minimal polling application holding only the reminder handlers."""
+    emulator: BotApiEmulator, handlers: ReminderHandlers, service: ReminderService | None = None
+) -> tuple[Application[Any, Any, Any, Any, Any, Any], ReminderScheduler | None]:
+    """Start a minimal polling application holding only the reminder handlers.
+
+    With `service`, the composition root's scheduler is built on the app's bot and started, as
+    the bot's post_init does.
+    """
     app = (ApplicationBuilder().token(emulator.token).base_url(emulator.base_url)
            .base_file_url(emulator.base_file_url)
            .defaults(Defaults(parse_mode=ParseMode.HTML))  # as the real application has
            .build())
     app.add_handlers(handlers.handlers())
     await app.initialize()
-    await handlers.post_init(app)  # what run_polling does; here we start by hand
+    scheduler = None
+    if service is not None:  # what post_init does; here we start by hand
+        scheduler = build_reminder_scheduler(service, bot=app.bot)
+        await scheduler.start()
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0.0, timeout=5)
-    return app
+    return app, scheduler
 
 
 async def stop_app(app: Application[Any, Any, Any, Any, Any, Any],
-                   handlers: ReminderHandlers) -> None:
+                   scheduler: ReminderScheduler | None) -> None:
     assert app.updater is not None
     await app.updater.stop()
     await app.stop()
-    await handlers.post_shutdown(app)
+    if scheduler is not None:
+        await scheduler.stop()
     await app.shutdown()
 
 
@@ -65,7 +75,7 @@ async def test_remind_me_then_fire_then_cancel(bot_api_emulator, knowledge, make
                                     title='"Workshop <ev-a> & more"'))
     service = make_service()
     handlers = ReminderHandlers(service=service)
-    app = await start_app(emulator, handlers)
+    app, scheduler = await start_app(emulator, handlers, service)
     try:
         anna = emulator.create_user("Anna", language_code="en")
         card = await app.bot.send_message(anna.chat_id, "Workshop ev-a", reply_markup=(
@@ -79,15 +89,15 @@ async def test_remind_me_then_fire_then_cancel(bot_api_emulator, knowledge, make
 
         # Friday 10:00: the scheduler (driven by hand here) sends the reminder with its .ics.
         clock.set(rome(2026, 12, 4, 10, 0))
-        assert handlers.scheduler is not None
-        assert await handlers.scheduler.run_due() == 1
+        assert scheduler is not None
+        assert await scheduler.run_due() == 1
         reminder = emulator.last_message(anna.chat_id)
         assert reminder.document is not None and reminder.document["file_name"] == "ev-a.ics"
         assert "Reminder (tomorrow): Workshop <ev-a> & more" in (reminder.caption or "")
         ics = emulator.files[reminder.document["file_id"]].content
         [vevent] = Calendar.from_ical(ics).walk("VEVENT")
         assert vevent.decoded("dtstart") == rome(2026, 12, 5, 10, 0)
-        assert await handlers.scheduler.run_due() == 0  # exactly once
+        assert await scheduler.run_due() == 0  # exactly once
 
         # /reminders lists it with a cancel button; cancelling empties the list.
         await anna.send_command("reminders")
@@ -99,17 +109,17 @@ async def test_remind_me_then_fire_then_cancel(bot_api_emulator, knowledge, make
         assert "You have no reminders" in (emulator.sent_messages(anna.chat_id)[-1].text or "")
         clock.set(rome(2026, 12, 5, 9, 0))
         before = len(emulator.sent_messages(anna.chat_id))
-        assert await handlers.scheduler.run_due() == 0
+        assert await scheduler.run_due() == 0
         assert len(emulator.sent_messages(anna.chat_id)) == before
     finally:
-        await stop_app(app, handlers)
+        await stop_app(app, scheduler)
 
 
 async def test_offsets_and_digest_menus(bot_api_emulator, knowledge, make_service, clock):
     emulator = bot_api_emulator
     service = make_service()
-    handlers = ReminderHandlers(service=service, run_scheduler=False)
-    app = await start_app(emulator, handlers)
+    handlers = ReminderHandlers(service=service)
+    app, scheduler = await start_app(emulator, handlers)
     try:
         bob = emulator.create_user("Bob", language_code="it")
         await bob.send_command("reminders")
@@ -133,7 +143,7 @@ async def test_offsets_and_digest_menus(bot_api_emulator, knowledge, make_servic
         await emulator.wait_until(lambda: service.digest_settings(bob.id).interests
                                   == ("music",))
     finally:
-        await stop_app(app, handlers)
+        await stop_app(app, scheduler)
 
 
 async def test_restart_between_subscribe_and_due_with_the_real_scheduler(

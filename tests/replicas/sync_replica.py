@@ -14,7 +14,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from learncity.app import build_services
+from app.root import build_services
 from learncity.settings import Settings
 from retrieval.embedding import UniversalSentenceEncoder
 

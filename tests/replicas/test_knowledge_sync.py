@@ -21,7 +21,7 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from sqlalchemy import Engine, text
 
-from learncity.app import Services, build_services
+from app.root import Services, build_services
 from learncity.db import LeaderTask, lock_key
 from learncity.settings import Settings
 from retrieval.embedding import UniversalSentenceEncoder

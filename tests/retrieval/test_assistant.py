@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from learncity.app import Services, build_services
+from app.root import Services, build_services
 from learncity.settings import Settings
-from learncity.terminal import render_answer
 from retrieval.engine import AnswerEngine as Assistant
 from retrieval.types import Answer
+from terminal.render import render_answer
 
 ROME = ZoneInfo("Europe/Rome")
 NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=ROME)  # a Wednesday

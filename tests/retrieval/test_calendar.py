@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
+from learncity.content.calendar import NoScheduleError, event_ics, programme_ics
 from learncity.content.models import Event, Programme
-from retrieval.calendar import NoScheduleError, event_ics, programme_ics
 
 ROME = ZoneInfo("Europe/Rome")
 

@@ -1,4 +1,5 @@
-"""The `learncity` command: index, check, ask, chat and run, on the same services as the bot.
+"""The `learncity` command (the roof's entry point): parse the arguments, build the services
+through the composition root (`app.root`) and hand them to an adapter (`terminal`, `bot`).
 
     learncity [--knowledge DIR] [--data DIR] index | check | ask | chat | run
 
@@ -9,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from learncity.i18n import normalize_language, supported_languages, t
 
 if TYPE_CHECKING:
-    from learncity.app import Services
+    from app.root import Services
     from learncity.settings import Settings
 
 logger = logging.getLogger("learncity")
@@ -41,7 +41,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _services(settings: Settings) -> Services:
-    from learncity.app import build_services
+    from app.root import build_services
 
     return build_services(settings)
 
@@ -49,60 +49,29 @@ def _services(settings: Settings) -> Services:
 # --- index and check -----------------------------------------------------------------------------
 def cmd_index(args: argparse.Namespace, out: IO[str]) -> int:
     """Sync the index with the knowledge folder and print what changed."""
+    from terminal.knowledge import print_index_report
+
     services = _services(_settings(args))
-    report = services.knowledge.reload()
-    index = report.index
-    print(
-        f"indexed {report.files} files in {report.seconds:.2f} s: {index.added} added, "
-        f"{index.updated} updated, {index.removed} removed, {index.unchanged} unchanged, "
-        f"{index.kept} kept; {index.embedded} chunks embedded, {index.chunks} chunks in the index",
-        file=out,
-    )
-    for path in index.removed_paths:
-        print(f"removed: {path}", file=out)
-    services.close()
-    # Each problem once, here: the knowledge service logs only a count.
-    for error in report.errors:
-        print(str(error), file=sys.stderr)
-    if report.errors:
-        print(
-            f"{len(report.errors)} problem(s): those files were skipped "
-            "(their last good version, if any, keeps serving)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    try:
+        report = services.knowledge.reload()
+    finally:
+        services.close()
+    return print_index_report(report, out=out, err=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace, out: IO[str]) -> int:
     """Validate the knowledge folder only; list every problem as path:line: message."""
-    from flows.definitions import load_definitions
-    from learncity.content.loader import load_knowledge
-    from learncity.content.snapshots import LastGoodStore, last_good_dir
+    from terminal.knowledge import check_folder
 
     settings = _settings(args)
-    # Read-only: check names the version a broken file serves, and changes nothing.
-    kept = LastGoodStore(last_good_dir(settings.data_dir), read_only=True)
-    kb = load_knowledge(settings.knowledge_dir, last_good=kept)
-    flows, flow_errors = load_definitions(settings.knowledge_dir / "assessments")
-    errors = [*kb.errors, *flow_errors]
-    for error in dict.fromkeys(str(error) for error in [*errors, *kb.notices]):
-        print(error, file=out)
-    if errors:
-        print(f"{len(errors)} problem(s) in {settings.knowledge_dir}", file=sys.stderr)
-        return 1
-    print(
-        f"OK: {len(kb.files)} files, {len(kb.programmes)} programmes, {len(kb.events)} events, "
-        f"{len(kb.guides)} guides, {len(kb.contacts)} contacts, {len(flows)} assessments",
-        file=out,
-    )
-    return 0
+    return check_folder(settings.knowledge_dir, settings.data_dir, out=out, err=sys.stderr)
 
 
 # --- ask and chat --------------------------------------------------------------------------------
 def cmd_ask(args: argparse.Namespace, out: IO[str]) -> int:
     """Answer one question, or one per line from stdin (`-`) as JSON lines."""
-    from learncity.terminal import Session, answer_json, render_answer
+    from terminal.ask import ask
+    from terminal.session import Session
 
     services = _services(_settings(args))
     services.knowledge.current  # noqa: B018 - load and sync before the first question
@@ -113,35 +82,19 @@ def cmd_ask(args: argparse.Namespace, out: IO[str]) -> int:
     )
     lang = normalize_language(args.lang) if args.lang else None
     try:
-        if args.question == "-":
-            for line in sys.stdin:
-                question = line.strip()
-                if not question:
-                    continue
-                answer = session.ask(question, lang=lang)
-                out.write(json.dumps(answer_json(answer), ensure_ascii=False) + "\n")
-                out.flush()
-            return 0
-        answer = session.ask(args.question, lang=lang)
-        if args.json:
-            print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2), file=out)
-        else:
-            print(render_answer(answer), file=out)
-        return 0
+        return ask(session, args.question, lang=lang, as_json=args.json, stdin=sys.stdin, out=out)
     finally:
         services.close()
 
 
 def _chat(services: Services, lang: str, out: IO[str]) -> None:
     """Talk in the terminal, with the folder watched as the bot does."""
-    from learncity.terminal import Session, chat, watching
+    from terminal.chat import run_chat
+    from terminal.session import Session
 
     session = Session(engine=services.assistant, store=services.contexts, name="terminal")
-    with watching(services.knowledge.root, services.knowledge.reload):
-        try:
-            chat(session, lang=lang, stdin=sys.stdin, out=out)
-        except KeyboardInterrupt:
-            print("\n" + t("cli.chat_bye", lang), file=out)
+    run_chat(session, root=services.knowledge.root, reload=services.knowledge.reload, lang=lang,
+             stdin=sys.stdin, out=out)
 
 
 def cmd_chat(args: argparse.Namespace, out: IO[str]) -> int:
@@ -170,7 +123,7 @@ def cmd_run(args: argparse.Namespace, out: IO[str]) -> int:
     for error in report.errors:
         print(str(error), file=sys.stderr)
     if settings.telegram_bot_token is not None:
-        from bot.application import run_bot
+        from app.root import run_bot
 
         try:
             run_bot(settings, services)
