@@ -5,7 +5,7 @@ Handler groups (lower runs first; `ApplicationHandlerStop` ends the update's pro
   -3  prefetch: the language choice and areas' state are read into memory (off the event loop)
   -2  safeguarding: helplines before anything else (urgent danger stops here)
   -1  flood control: a polite "slow down" past the limit
-   0  the 👎 -> "other: write it" -> reason conversation (persistent, 2 minutes)
+   0  the wait for a reason written after 👎 -> "other" (bot/feedback.py; user data, 2 minutes)
    1  commands, buttons, areas (skills, reminders), location, free text, then odd-input catch-alls
 """
 
@@ -28,6 +28,7 @@ from telegram.ext import Application, ApplicationBuilder, BaseHandler, Defaults
 from telegram.warnings import PTBUserWarning
 
 from bot.answers import AnswerHandlers
+from bot.chat_serial import serial_processor  # replicas
 from bot.courses import CourseHandlers
 from bot.deps import BotDeps, ReloadSummary
 from bot.errors import ErrorHandler
@@ -301,6 +302,7 @@ def build_application(
         watch=watch,
     )
 
+    persistence = SQLPersistence(storage=storage, run=deps.db)  # replicas: also the processor's
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -319,8 +321,9 @@ def build_application(
                 on_undelivered=_undelivered_recorder(deps),
             )
         )
-        .concurrent_updates(64)
-        .persistence(SQLPersistence(storage=storage, run=deps.db))
+        # replicas: one update per chat at a time, across replicas (bot/chat_serial.py)
+        .concurrent_updates(serial_processor(engine=storage.engine, persistence=persistence))
+        .persistence(persistence)
         # httpcore checks every pooled connection on each request: a small pool is faster.
         .connection_pool_size(8)
         .pool_timeout(10)
@@ -359,7 +362,7 @@ def build_application(
         # A CallbackQueryHandler entry point with per_message=False is what we want: the state
         # belongs to the resident, not to one message.
         warnings.simplefilter("ignore", PTBUserWarning)
-        application.add_handler(answers.feedback_conversation(), group=0)
+        application.add_handler(answers.feedback.wait_handler(), group=0)  # replicas
     group_one: list[BaseHandler[Any, Any, Any]] = [
         odd.edited_handler(),
         *start.handlers(),
