@@ -1,4 +1,11 @@
-"""Webhook delivery: POST each pending update, in order, to the bot's URL; retry failures."""
+"""Webhook delivery: POST each pending update, in order, to the bot's URL; retry failures.
+
+With ``targets`` (a list of URLs) the emulator plays a load balancer in front of several replicas
+of the bot: the URL the bot set is recorded but each update goes to the next target round-robin;
+a target that refuses the connection or answers an error is skipped for this update (the next
+one gets it, as a balancer's failover does) and tried again by later updates. An update that no
+target takes is retried after ``retry_delay``, as Telegram does.
+"""
 
 from __future__ import annotations
 
@@ -36,9 +43,16 @@ class Webhook:
 class WebhookDelivery:
     """One task posting the queue's updates to the webhook while one is set."""
 
-    def __init__(self, world: World, *, retry_delay: float) -> None:
+    def __init__(
+        self, world: World, *, retry_delay: float, targets: list[str] | None = None
+    ) -> None:
         self._world = world
         self._retry_delay = retry_delay
+        #: The balancer's targets (empty: post to the webhook's own URL).
+        self.targets: list[str] = list(targets or [])
+        #: How many updates each target accepted, by URL.
+        self.delivered_to: dict[str, int] = {}
+        self._next = 0
         self.webhook: Webhook | None = None
         #: (Unix time, message) of the latest failed delivery, as getWebhookInfo reports it.
         self.last_error: tuple[int, str] | None = None
@@ -91,10 +105,26 @@ class WebhookDelivery:
     async def _post(
         self, session: ClientSession, webhook: Webhook, update: dict[str, Any]
     ) -> str | None:
-        """POST one update; return None when delivered, else the error Telegram would report."""
+        """POST one update (to the next target that takes it); None when delivered, else why not."""
+        if not self.targets:
+            return await self._post_to(session, webhook.url, webhook, update)
+        error: str | None = "no webhook target"
+        targets = list(self.targets)
+        for attempt in range(len(targets)):
+            url = targets[(self._next + attempt) % len(targets)]
+            error = await self._post_to(session, url, webhook, update)
+            if error is None:
+                self.delivered_to[url] = self.delivered_to.get(url, 0) + 1
+                break
+        self._next = (self._next + 1) % len(targets)
+        return error
+
+    async def _post_to(
+        self, session: ClientSession, url: str, webhook: Webhook, update: dict[str, Any]
+    ) -> str | None:
         headers = {_SECRET_HEADER: webhook.secret_token} if webhook.secret_token else {}
         try:
-            async with session.post(webhook.url, json=update, headers=headers) as response:
+            async with session.post(url, json=update, headers=headers) as response:
                 if 200 <= response.status < 300:
                     return None
                 return f"Wrong response from the webhook: {response.status} {response.reason}"
