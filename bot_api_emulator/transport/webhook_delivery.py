@@ -4,13 +4,16 @@ With ``targets`` (a list of URLs) the emulator plays a load balancer in front of
 of the bot: the URL the bot set is recorded but each update goes to the next target round-robin;
 a target that refuses the connection or answers an error is skipped for this update (the next
 one gets it, as a balancer's failover does) and tried again by later updates. An update that no
-target takes is retried after ``retry_delay``, as Telegram does.
+target takes is retried after ``retry_delay``, as Telegram does. Like Telegram, up to the
+webhook's ``max_connections`` updates are in flight at once, but only one per chat: a chat's next
+update is posted once the previous one was accepted (the bot may still be handling it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +81,9 @@ class WebhookDelivery:
             self._task = None
 
     async def _deliver(self) -> None:
+        if self.targets:
+            await self._deliver_balanced()
+            return
         updates = self._world.updates
         async with ClientSession(timeout=ClientTimeout(total=10)) as session:
             while self.webhook is not None and not self._world.closing:
@@ -94,6 +100,55 @@ class WebhookDelivery:
                     self.last_error = (self._world.now_timestamp(), error)
                     self._world.notify(UPDATES)
                     await asyncio.sleep(self._retry_delay)
+
+    async def _deliver_balanced(self) -> None:
+        """Post pending updates concurrently (one per chat at a time) over the targets."""
+        updates = self._world.updates
+        flying: dict[asyncio.Task[str | None], tuple[dict[str, Any], object]] = {}
+        not_before: dict[int, float] = {}  # update_id -> when a failed one may be tried again
+        async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+            try:
+                while self.webhook is not None and not self._world.closing:
+                    updates.drop_disallowed()
+                    webhook = self.webhook
+                    busy = {chat for _, chat in flying.values()}
+                    now = time.monotonic()
+                    for update in list(updates.pending):
+                        if len(flying) >= max(1, webhook.max_connections):
+                            break
+                        chat = _chat_of(update)
+                        if chat in busy:
+                            continue
+                        busy.add(chat)  # later updates of this chat wait for this one
+                        if not_before.get(update["update_id"], 0.0) > now or any(
+                            sent is update for sent, _ in flying.values()
+                        ):
+                            continue
+                        task = asyncio.create_task(self._post(session, webhook, update))
+                        flying[task] = (update, chat)
+                    if not flying:
+                        if updates.pending:
+                            await asyncio.sleep(self._retry_delay / 4)
+                        else:
+                            await self._wait_for_updates()
+                        continue
+                    done, _ = await asyncio.wait(
+                        flying, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for task in done:
+                        update, _ = flying.pop(task)
+                        error = task.result()
+                        if error is None:
+                            updates.remove(update)
+                            not_before.pop(update["update_id"], None)
+                        else:
+                            self.last_error = (self._world.now_timestamp(), error)
+                            not_before[update["update_id"]] = time.monotonic() + self._retry_delay
+                        self._world.notify(UPDATES)
+            finally:
+                for task in flying:
+                    task.cancel()
+                await asyncio.gather(*flying, return_exceptions=True)
 
     async def _wait_for_updates(self) -> None:
         def ready() -> bool:
@@ -130,3 +185,18 @@ class WebhookDelivery:
                 return f"Wrong response from the webhook: {response.status} {response.reason}"
         except Exception as exc:  # any failure is reported like Telegram does
             return f"Connection failed: {type(exc).__name__}"
+
+
+def _chat_of(update: dict[str, Any]) -> object:
+    """Return what orders an update: its chat (or sender) id, else the update itself."""
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        message = value.get("message") if isinstance(value.get("message"), dict) else value
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and "id" in chat:
+            return chat["id"]
+        sender = value.get("from")
+        if isinstance(sender, dict) and "id" in sender:
+            return sender["id"]
+    return update["update_id"]

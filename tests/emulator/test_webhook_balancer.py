@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,8 +26,10 @@ def free_port() -> int:
 class Receiver:
     """A webhook endpoint (one replica) that records what it is sent."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, delay: float = 0.0) -> None:
         self.name = name
+        self.delay = delay
+        self.spans: list[tuple[int, float, float]] = []  # chat, from, to
         self.port = free_port()
         self.updates: list[dict[str, Any]] = []
         self.secrets: list[str | None] = []
@@ -37,7 +41,11 @@ class Receiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         self.secrets.append(request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
-        self.updates.append(await request.json())
+        update = await request.json()
+        started = time.monotonic()
+        await asyncio.sleep(self.delay)
+        self.updates.append(update)
+        self.spans.append((update["message"]["chat"]["id"], started, time.monotonic()))
         return web.Response(text="ok")
 
     async def start(self) -> None:
@@ -124,3 +132,29 @@ async def test_when_every_target_is_down_updates_wait_and_are_delivered_later(
         )
         await receivers[0].start()  # the replica is back on its port
         await emulator.wait_until(lambda: receivers[0].texts() == ["are you there?"])
+
+
+async def test_chats_are_posted_in_parallel_and_one_chat_one_update_at_a_time(
+    bot_api_emulator: BotApiEmulator, emulated_bot: Bot
+) -> None:
+    slow = [Receiver(f"slow-{n}", delay=0.3) for n in range(2)]
+    for receiver in slow:
+        await receiver.start()
+    try:
+        bot_api_emulator.webhook_targets = [receiver.url for receiver in slow]
+        await emulated_bot.set_webhook("https://bot.example.city/telegram")
+        users = [bot_api_emulator.create_user(f"User {n}") for n in range(4)]
+        started = time.monotonic()
+        for user in users:
+            await user.send_text("one")
+        await users[0].send_text("two")
+        await bot_api_emulator.wait_until(lambda: sum(len(r.updates) for r in slow) == 5,
+                                          timeout=10)
+        # Four chats at once (0.3 s each), then the first chat's second update.
+        assert time.monotonic() - started < 1.0
+        spans = sorted((span for r in slow for span in r.spans if span[0] == users[0].chat_id),
+                       key=lambda span: span[1])
+        assert len(spans) == 2 and spans[0][2] <= spans[1][1]
+    finally:
+        for receiver in slow:
+            await receiver.stop()
