@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -182,9 +183,9 @@ class Resident:
         return int(self.user.chat_id)
 
     async def _reply(self, send: Any, *, count: int = 1, predicate: Any = None,
-                     edits: bool = False) -> list[Any]:
+                     edits: bool = False, attempts: int = 4) -> list[Any]:
         """Do `send` and wait for the reply (again after a silence); return the replies."""
-        for attempt in range(4):
+        for attempt in range(attempts):
             mark = (len(self.emulator.chat(self.chat).edit_log) if edits
                     else self.emulator.mark(self.chat))
             started = time.monotonic()
@@ -202,7 +203,7 @@ class Resident:
                 continue
             self.tally.latencies.append(time.monotonic() - started)
             return list(replies)
-        raise RuntimeError(f"resident {self.number}: no reply after 4 attempts")
+        raise NoReply(f"resident {self.number}: no reply after {attempts} attempts")
 
     async def ask(self, n: int) -> None:
         """Ask question `n`; ask again when no answer came (and count it lost)."""
@@ -222,14 +223,25 @@ class Resident:
             self.tally.latencies.append(time.monotonic() - started)
             self.tally.answered[(self.chat, n)] = mark
             return
-        raise RuntimeError(f"resident {self.number}: question {n} never answered")
+        raise NoReply(f"resident {self.number}: question {n} never answered")
 
     async def tap(self, message_id: int, label: str, *, edits: bool = True,
-                  count: int = 1, predicate: Any = None) -> list[Any]:
+                  count: int = 1, predicate: Any = None, attempts: int = 4) -> list[Any]:
         async def press() -> None:
             await self.user.press(message_id, label)
 
-        return await self._reply(press, edits=edits, count=count, predicate=predicate)
+        return await self._reply(press, edits=edits, count=count, predicate=predicate,
+                                 attempts=attempts)
+
+    async def resume(self) -> tuple[int, int] | None:
+        """Find the flow again from /skills (a tap whose reply never came); None: it is done."""
+        [menu] = await self._reply(lambda: self.user.send_command("skills"),
+                                   predicate=lambda m: "quick version" in " ".join(m.button_texts))
+        if not any("Resume" in text or "▶" in text for text in menu.button_texts):
+            return None
+        [step] = await self.tap(menu.message_id, "Resume: ", edits=False,
+                                predicate=lambda m: "/9" in (m.text or ""))
+        return step.message_id, _number(step.text)
 
     async def run(self) -> None:
         await self.ask(0)
@@ -237,19 +249,40 @@ class Resident:
                                    predicate=lambda m: "quick version" in " ".join(m.button_texts))
         [intro] = await self.tap(menu.message_id, "quick version", edits=False)
         [step] = await self.tap(intro.message_id, "Start")
-        qid = intro.message_id
-        for number in range(2, 6):
-            [step] = await self.tap(qid, ANSWER, predicate=_at(number))
-        [paused] = await self.tap(qid, "Pause", predicate=lambda m: "Paused" in (m.text or ""))
-        await self.ask(1)
-        [resumed] = await self.tap(paused.message_id, "Resume", edits=False)
-        qid = resumed.message_id
-        for number in range(6, 10):
-            [step] = await self.tap(qid, ANSWER, predicate=_at(number))
-        await self.tap(qid, ANSWER, edits=False, count=1,
-                       predicate=lambda m: "Your results" in (m.text or ""))
+        qid, current, paused = intro.message_id, _number(step.text), False
+        while True:
+            if current == 5 and not paused:
+                [stopped] = await self.tap(qid, "Pause",
+                                           predicate=lambda m: "Paused" in (m.text or ""))
+                await self.ask(1)
+                [resumed] = await self.tap(stopped.message_id, "Resume", edits=False)
+                qid, current, paused = resumed.message_id, _number(resumed.text), True
+                continue
+            try:
+                if current == 9:
+                    await self.tap(qid, ANSWER, edits=False, attempts=2,
+                                   predicate=lambda m: "Your results" in (m.text or ""))
+                    break
+                await self.tap(qid, ANSWER, predicate=_at(current + 1), attempts=2)
+                current += 1
+            except NoReply:
+                found = await self.resume()  # the step's reply was lost with a replica
+                if found is None:
+                    break
+                qid, current = found
         self.tally.flows_done += 1
         await self.ask(2)
+
+
+class NoReply(Exception):
+    """A resident got no reply after doing a step again."""
+
+
+def _number(text: str | None) -> int:
+    found = re.search(r"(\d)/9", text or "")
+    if found is None:
+        raise NoReply(f"no step number in {text!r}")
+    return int(found.group(1))
 
 
 def _is_answer(message: Any) -> bool:
