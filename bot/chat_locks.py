@@ -15,6 +15,12 @@ The inbox (`bot_chat_inbox`) keeps order and drops re-deliveries:
   done     UPDATE handled = now() and COMMIT in one go: the mark and the release are atomic
 An older update whose replica died is waited for only `order_wait` seconds (2 s by default).
 
+Updates a replica accepted but had not handled when it died are not lost: the inbox keeps each
+update's JSON and its `owner`, the replica's presence key, which the replica holds as a
+session-level advisory lock for as long as it lives. Every few seconds each replica looks for
+unhandled rows of other owners; an owner whose presence lock it can take is dead, and the replica
+claims that owner's rows (one UPDATE: two survivors never claim the same row) and handles them.
+
 Errors: a database that cannot be reached raises `ChatLockUnavailable` (the caller handles the
 update without the cross-replica lock rather than drop it).
 """
@@ -25,12 +31,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import BigInteger, DateTime, Index, func
+from sqlalchemy import BigInteger, DateTime, Index, Integer, Text, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +46,10 @@ from learncity.db import Base
 log = logging.getLogger(__name__)
 
 _INT32 = 1 << 32
+# The first key of the replicas' presence locks: far from the high half of any chat id.
+PRESENCE = 2**31 - 7
+# An unhandled row of another replica is looked at only after this long (seconds).
+ABANDONED_AFTER = 3.0
 
 
 class InboxRow(Base):
@@ -53,6 +64,8 @@ class InboxRow(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     handled: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    payload: Mapped[str | None] = mapped_column(Text, nullable=True)  # the update, as JSON
+    owner: Mapped[int | None] = mapped_column(Integer, nullable=True)  # presence key
 
 
 class ChatLockUnavailable(Exception):
@@ -107,6 +120,10 @@ class ChatLocks:
         self._slots = asyncio.Semaphore(size)
         self._created = False
         self._last_prune = 0.0
+        #: This replica's presence key (held as an advisory lock while it lives).
+        self.replica_key = 1 + secrets.randbelow(2**31 - 2)
+        self._presence: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._presence_lock = asyncio.Lock()
 
     async def _connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
         connection = await psycopg.AsyncConnection.connect(
@@ -130,7 +147,8 @@ class ChatLocks:
                 await connection.execute(
                     "CREATE TABLE IF NOT EXISTS bot_chat_inbox ("
                     " update_id BIGINT PRIMARY KEY, chat_id BIGINT NOT NULL,"
-                    " received TIMESTAMPTZ NOT NULL DEFAULT now(), handled TIMESTAMPTZ)"
+                    " received TIMESTAMPTZ NOT NULL DEFAULT now(), handled TIMESTAMPTZ,"
+                    " payload TEXT, owner INTEGER)"
                 )
             with contextlib.suppress(psycopg.errors.UniqueViolation):
                 await connection.execute(
@@ -157,19 +175,68 @@ class ChatLocks:
                 else:
                     self._idle.append(connection)
 
-    async def receive(self, *, chat_id: int, update_id: int) -> None:
+    async def _present(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        """Hold this replica's presence lock on a connection of its own (reconnecting)."""
+        async with self._presence_lock:
+            connection = self._presence
+            if connection is None or connection.closed or connection.broken:
+                connection = await self._connect()
+                await connection.execute(
+                    "SELECT pg_advisory_lock(%s, %s)", (PRESENCE, self.replica_key)
+                )
+                self._presence = connection
+            return connection
+
+    async def receive(self, *, chat_id: int, update_id: int, payload: str | None = None) -> None:
         """Note that this update of `chat_id` arrived (before waiting for the chat's lock)."""
         try:
             if not self._created:
                 await self.create_table()
+            await self._present()
             async with self._connection() as connection:
                 await connection.execute(
-                    "INSERT INTO bot_chat_inbox (update_id, chat_id) VALUES (%s, %s)"
-                    " ON CONFLICT (update_id) DO NOTHING",
-                    (update_id, chat_id),
+                    "INSERT INTO bot_chat_inbox (update_id, chat_id, payload, owner)"
+                    " VALUES (%s, %s, %s, %s) ON CONFLICT (update_id) DO NOTHING",
+                    (update_id, chat_id, payload, self.replica_key),
                 )
         except (psycopg.Error, OSError) as error:
             raise ChatLockUnavailable(chat_id, type(error).__name__) from error
+
+    async def abandoned(self) -> list[tuple[int, str]]:
+        """Claim the unhandled updates of replicas that died; return them (id, JSON) in order."""
+        if not self._created:
+            return []
+        claimed: list[tuple[int, str]] = []
+        try:
+            presence = await self._present()
+            async with self._connection() as connection:
+                owners = await (await connection.execute(
+                    "SELECT DISTINCT owner FROM bot_chat_inbox WHERE handled IS NULL"
+                    " AND owner IS NOT NULL AND owner <> %s AND payload IS NOT NULL"
+                    " AND received < now() - make_interval(secs => %s)",
+                    (self.replica_key, ABANDONED_AFTER),
+                )).fetchall()
+                for (owner,) in owners:
+                    async with self._presence_lock:
+                        row = await (await presence.execute(
+                            "SELECT pg_try_advisory_lock(%s, %s)", (PRESENCE, owner)
+                        )).fetchone()
+                        if not (row and row[0]):
+                            continue  # alive: its presence lock is held
+                        await presence.execute(
+                            "SELECT pg_advisory_unlock(%s, %s)", (PRESENCE, owner)
+                        )
+                    rows = await (await connection.execute(
+                        "UPDATE bot_chat_inbox SET owner = %s, received = now()"
+                        " WHERE owner = %s AND handled IS NULL AND payload IS NOT NULL"
+                        " RETURNING update_id, payload",
+                        (self.replica_key, owner),
+                    )).fetchall()
+                    claimed.extend((int(str(update_id)), str(payload))
+                                   for update_id, payload in rows)
+        except (psycopg.Error, OSError) as error:
+            log.warning("abandoned updates not looked for: %s", type(error).__name__)
+        return sorted(claimed)
 
     @contextlib.asynccontextmanager
     async def hold(self, *, chat_id: int, update_id: int) -> AsyncIterator[Held]:
@@ -249,6 +316,10 @@ class ChatLocks:
 
     async def close(self) -> None:
         """Close the pooled connections (held locks are released by their transactions)."""
+        if self._presence is not None:
+            with contextlib.suppress(Exception):
+                await self._presence.close()
+            self._presence = None
         idle, self._idle = self._idle, []
         for connection in idle:
             with contextlib.suppress(Exception):

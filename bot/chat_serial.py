@@ -9,12 +9,18 @@ letting go, so the chat's next update, on whichever replica, starts from what th
 
 Taking the chat lock before the concurrency slot keeps a chat that floods the bot from filling
 the slots other chats need. On SQLite (one process) only the asyncio lock is used.
+
+On PostgreSQL a sweeper (every `sweep_every` seconds, started with the first update) takes over
+the updates a dead replica had accepted but not handled (`ChatLocks.abandoned`) and puts them in
+this application's update queue. The application is the one whose `process_update` coroutines
+this processor is handed (PTB gives the processor no other way to reach it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
@@ -68,6 +74,10 @@ class ChatSerialProcessor(BaseUpdateProcessor):
         self._persistence = persistence
         self._chats: dict[int, _Entry] = {}
         self.duplicates = 0  # updates skipped because another replica had handled them
+        self.taken_over = 0  # updates of dead replicas handled here
+        self.sweep_every = 2.0
+        self._application: Any = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def shared(self) -> bool:
@@ -98,8 +108,10 @@ class ChatSerialProcessor(BaseUpdateProcessor):
                 await coroutine
             return
         if self._locks is not None and isinstance(update, Update):
+            self._start_sweeper(coroutine)
             try:
-                await self._locks.receive(chat_id=chat_id, update_id=update.update_id)
+                await self._locks.receive(chat_id=chat_id, update_id=update.update_id,
+                                          payload=json.dumps(update.to_dict()))
             except ChatLockUnavailable as error:
                 log.warning("update not noted in the chat inbox: %s", error)
         async with self._local(chat_id), self._semaphore:
@@ -136,11 +148,46 @@ class ChatSerialProcessor(BaseUpdateProcessor):
             log.warning("update handled without the chat lock: %s", error)
             await coroutine
 
+    def _start_sweeper(self, coroutine: Awaitable[Any]) -> None:
+        """Learn the application from its `process_update` coroutine; start the sweeper once."""
+        if self._sweeper is not None:
+            return
+        frame = getattr(coroutine, "cr_frame", None)
+        application = frame.f_locals.get("self") if frame is not None else None
+        if application is None or not hasattr(application, "update_queue"):
+            return
+        self._application = application
+        self._sweeper = asyncio.create_task(self._sweep(), name="chat-inbox-sweeper")
+
+    async def _sweep(self) -> None:
+        """Every few seconds, queue here the updates dead replicas had accepted."""
+        assert self._locks is not None
+        while True:
+            await asyncio.sleep(self.sweep_every)
+            try:
+                claimed = await self._locks.abandoned()
+                if claimed:
+                    log.warning("taking over %d updates a stopped replica had accepted",
+                                len(claimed))
+                for _, payload in claimed:
+                    update = Update.de_json(json.loads(payload), self._application.bot)
+                    self.taken_over += 1
+                    await self._application.update_queue.put(update)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the sweeper must survive anything: log and go on
+                log.exception("the chat inbox sweeper failed once")
+
     async def initialize(self) -> None:
         """Nothing to start: the lock pool connects on first use."""
 
     async def shutdown(self) -> None:
-        """Close the lock pool's connections."""
+        """Stop the sweeper; close the lock pool's connections."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._locks is not None:
             await self._locks.close()
 

@@ -165,13 +165,14 @@ class WebhookDelivery:
             return await self._post_to(session, webhook.url, webhook, update)
         error: str | None = "no webhook target"
         targets = list(self.targets)
+        first = self._next % len(targets)
+        self._next = first + 1  # taken now: posts in flight at once go to different targets
         for attempt in range(len(targets)):
-            url = targets[(self._next + attempt) % len(targets)]
+            url = targets[(first + attempt) % len(targets)]
             error = await self._post_to(session, url, webhook, update)
             if error is None:
                 self.delivered_to[url] = self.delivered_to.get(url, 0) + 1
                 break
-        self._next = (self._next + 1) % len(targets)
         return error
 
     async def _post_to(

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import psycopg
+import pytest
 import pytest_asyncio
 from sqlalchemy import Engine, text
 from telegram import Chat, Message, Update, User
@@ -140,3 +141,50 @@ def test_the_inbox_is_created_in_the_database(postgres_url: str, pg_engines: Cal
     asyncio.run(once())
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM bot_chat_inbox")) == 1
+
+
+class FakeApplication:
+    """Stands for PTB's Application: the processor finds its update queue via the coroutine."""
+
+    def __init__(self) -> None:
+        self.update_queue: asyncio.Queue[Update] = asyncio.Queue()
+        self.bot = None
+        self.handled: list[int] = []
+
+    async def process_update(self, update: Update) -> None:
+        self.handled.append(update.update_id)
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+async def test_updates_a_dead_replica_had_accepted_are_taken_over(
+    two_replicas: tuple[ChatSerialProcessor, ChatSerialProcessor], postgres_url: str
+) -> None:
+    a, b = two_replicas
+    b.sweep_every = 0.5
+    stuck = asyncio.Event()
+
+    async def hangs() -> None:
+        stuck.set()
+        await asyncio.sleep(3600)
+
+    # Replica A accepted update 51 (handling it when it dies) and 52 (queued behind it).
+    dying = asyncio.create_task(a.process_update(text_update(51, 850), hangs()))
+    await stuck.wait()
+    queued = asyncio.create_task(a.process_update(text_update(52, 850), hangs()))
+    await asyncio.sleep(0.2)
+    with psycopg.connect(conninfo(postgres_url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE application_name = 'learncity-chat-locks'"
+                      " AND pid <> pg_backend_pid()")
+    dying.cancel()
+    queued.cancel()
+    await asyncio.gather(dying, queued, return_exceptions=True)
+    a._sweeper = None  # replica A is gone: its sweeper with it
+    # Replica B, alive, handles another chat's update: its sweeper starts and finds A's two.
+    app = FakeApplication()
+    await b.process_update(text_update(53, 851), app.process_update(text_update(53, 851)))
+    taken = [await asyncio.wait_for(app.update_queue.get(), timeout=10) for _ in range(2)]
+    assert [update.update_id for update in taken] == [51, 52]
+    for update in taken:
+        await b.process_update(update, app.process_update(update))
+    assert app.handled == [53, 51, 52] and b.taken_over == 2
