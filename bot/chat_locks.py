@@ -192,9 +192,12 @@ class ChatLocks:
         try:
             if not self._created:
                 await self.create_table()
-            await self._present()
-            async with self._connection() as connection:
-                await connection.execute(
+            # On the presence connection, not the pool: updates being handled hold the pool's
+            # connections, and an arriving update must be noted at once (a replica dying before
+            # noting it would lose it).
+            presence = await self._present()
+            async with self._presence_lock:
+                await presence.execute(
                     "INSERT INTO bot_chat_inbox (update_id, chat_id, payload, owner)"
                     " VALUES (%s, %s, %s, %s) ON CONFLICT (update_id) DO NOTHING",
                     (update_id, chat_id, payload, self.replica_key),

@@ -78,6 +78,7 @@ class ChatSerialProcessor(BaseUpdateProcessor):
         self.sweep_every = 2.0
         self._application: Any = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._warned = False
 
     @property
     def shared(self) -> bool:
@@ -155,6 +156,9 @@ class ChatSerialProcessor(BaseUpdateProcessor):
         frame = getattr(coroutine, "cr_frame", None)
         application = frame.f_locals.get("self") if frame is not None else None
         if application is None or not hasattr(application, "update_queue"):
+            if not self._warned:
+                self._warned = True
+                log.warning("no application found: updates of dead replicas are not taken over")
             return
         self._application = application
         self._sweeper = asyncio.create_task(self._sweep(), name="chat-inbox-sweeper")

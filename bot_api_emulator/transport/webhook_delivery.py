@@ -3,7 +3,8 @@
 With ``targets`` (a list of URLs) the emulator plays a load balancer in front of several replicas
 of the bot: the URL the bot set is recorded but each update goes to the next target round-robin;
 a target that refuses the connection or answers an error is skipped for this update (the next
-one gets it, as a balancer's failover does) and tried again by later updates. An update that no
+one gets it, as a balancer's failover does) and left out of the rotation for ``down_for``
+seconds (a passive health check), then tried again. An update that no
 target takes is retried after ``retry_delay``, as Telegram does. Like Telegram, up to the
 webhook's ``max_connections`` updates are in flight at once, but only one per chat: a chat's next
 update is posted once the previous one was accepted (the bot may still be handling it).
@@ -55,6 +56,9 @@ class WebhookDelivery:
         self.targets: list[str] = list(targets or [])
         #: How many updates each target accepted, by URL.
         self.delivered_to: dict[str, int] = {}
+        #: Seconds a target that failed is left out of the rotation.
+        self.down_for = 5.0
+        self._down_until: dict[str, float] = {}
         self._next = 0
         self.webhook: Webhook | None = None
         #: (Unix time, message) of the latest failed delivery, as getWebhookInfo reports it.
@@ -165,14 +169,18 @@ class WebhookDelivery:
             return await self._post_to(session, webhook.url, webhook, update)
         error: str | None = "no webhook target"
         targets = list(self.targets)
-        first = self._next % len(targets)
+        now = time.monotonic()
+        up = [url for url in targets if self._down_until.get(url, 0.0) <= now] or targets
+        first = self._next % len(up)
         self._next = first + 1  # taken now: posts in flight at once go to different targets
-        for attempt in range(len(targets)):
-            url = targets[(first + attempt) % len(targets)]
+        for attempt in range(len(up)):
+            url = up[(first + attempt) % len(up)]
             error = await self._post_to(session, url, webhook, update)
             if error is None:
                 self.delivered_to[url] = self.delivered_to.get(url, 0) + 1
                 break
+            # A passive health check, as nginx's max_fails=1: left out for a while.
+            self._down_until[url] = time.monotonic() + self.down_for
         return error
 
     async def _post_to(
