@@ -247,7 +247,8 @@ class Resident:
         await self.ask(0)
         [menu] = await self._reply(lambda: self.user.send_command("skills"),
                                    predicate=lambda m: "quick version" in " ".join(m.button_texts))
-        [intro] = await self.tap(menu.message_id, "quick version", edits=False)
+        [intro] = await self.tap(menu.message_id, "quick version", edits=False,
+                                 predicate=lambda m: "Start" in " ".join(m.button_texts))
         [step] = await self.tap(intro.message_id, "Start")
         qid, current, paused = intro.message_id, _number(step.text), False
         while True:
@@ -255,7 +256,8 @@ class Resident:
                 [stopped] = await self.tap(qid, "Pause",
                                            predicate=lambda m: "Paused" in (m.text or ""))
                 await self.ask(1)
-                [resumed] = await self.tap(stopped.message_id, "Resume", edits=False)
+                [resumed] = await self.tap(stopped.message_id, "Resume", edits=False,
+                                           predicate=lambda m: "/9" in (m.text or ""))
                 qid, current, paused = resumed.message_id, _number(resumed.text), True
                 continue
             try:
