@@ -237,8 +237,10 @@ class Resident:
         """Find the flow again from /skills (a tap whose reply never came); None: it is done."""
         [menu] = await self._reply(lambda: self.user.send_command("skills"),
                                    predicate=lambda m: "quick version" in " ".join(m.button_texts))
-        if not any("Resume" in text or "▶" in text for text in menu.button_texts):
-            return None
+        if not any("Resume: " in text for text in menu.button_texts):
+            if any("results" in text.lower() for text in menu.button_texts):
+                return None  # finished: its results are there
+            raise NoReply(f"resident {self.number}: the flow is neither in progress nor done")
         [step] = await self.tap(menu.message_id, "Resume: ", edits=False,
                                 predicate=lambda m: "/9" in (m.text or ""))
         return step.message_id, _number(step.text)
@@ -267,8 +269,9 @@ class Resident:
                     break
                 await self.tap(qid, ANSWER, predicate=_at(current + 1), attempts=2)
                 current += 1
-            except NoReply:
-                found = await self.resume()  # the step's reply was lost with a replica
+            except (NoReply, LookupError):
+                # The step's reply never came, or the message moved on: find the flow again.
+                found = await self.resume()
                 if found is None:
                     break
                 qid, current = found
