@@ -360,9 +360,13 @@ def _application(
     from telegram.ext import ApplicationBuilder, Defaults
 
     from bot.application import undelivered_recorder
+    from bot.chat_serial import serial_processor
     from bot.persistence import SQLPersistence
     from bot.sending import ResilientRateLimiter
 
+    # One chat's updates one after the other, across replicas on PostgreSQL; the processor
+    # writes the chat's data back before the chat's lock goes.
+    persistence = SQLPersistence(storage=deps.storage, run=deps.db)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -381,8 +385,8 @@ def _application(
                 on_undelivered=undelivered_recorder(deps),
             )
         )
-        .concurrent_updates(64)
-        .persistence(SQLPersistence(storage=deps.storage, run=deps.db))
+        .concurrent_updates(serial_processor(engine=deps.storage.engine, persistence=persistence))
+        .persistence(persistence)
         # httpcore checks every pooled connection on each request: a small pool is faster.
         .connection_pool_size(8)
         .pool_timeout(10)

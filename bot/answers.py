@@ -1,4 +1,7 @@
-"""Free text -> answer, with sources, cards, calendar files, feedback and a shared location."""
+"""Free text -> answer, with sources, cards, calendar files and a shared location.
+
+Feedback on an answer (votes, reasons, the wait for a written reason) is `bot.feedback`.
+"""
 
 from __future__ import annotations
 
@@ -29,21 +32,19 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     ContextTypes,
-    ConversationHandler,
     MessageHandler,
     filters,
 )
 
 from bot.deps import BotDeps
+from bot.feedback import VIEW, FeedbackHandlers
+from bot.feedback import looks_like_question as looks_like_question  # re-exported
 from bot.formatting import answer_html, card_html, card_line, contact_html, passage_html, split_html
 from bot.keyboards import (
-    REASONS,
     answer_keyboard,
     card_rows,
-    reason_keyboard,
     recall_view,
     remember_view,
-    without_feedback,
 )
 from learncity.bidi import for_reading
 from learncity.db import DatabaseUnavailable
@@ -55,34 +56,9 @@ from retrieval.types import Answer, Card
 
 log = logging.getLogger(__name__)
 
-FEEDBACK = "feedback"  # the persistent conversation's name
-# After "other: write it", the next message is the reason only within this window (and only if it
-# does not look like a new question).
-REASON_TIMEOUT_SECONDS = 120
-REASON = "reason"  # conversation state: waiting for the written reason after a 👎
-_VIEW = r"[0-9a-f]{8}"
+_VIEW = VIEW
 # How long an answer waits for its analytics row before it goes out anyway.
 ANALYTICS_WAIT_SECONDS = 0.5
-
-_QUESTION_START = re.compile(
-    r"^\s*(?:e\s+|and\s+|ma\s+|but\s+)?(?:"
-    r"chi|che|cosa|cos'è|come|dove|quando|quanto|quanta|quanti|quante|quale|quali|perché|perche"
-    r"|c'è|c'e|ci sono|posso|si può|si puo|avete|esiste|esistono|mi sapete|sapete"
-    r"|who|what|what's|when|where|where's|why|how|which|can|could|is|are|do|does|will|would"
-    r"|should|may|any|is there|are there"
-    r")\b",
-    re.IGNORECASE,
-)
-
-
-def looks_like_question(text: str) -> bool:
-    """Return True when a message reads as a new question rather than a comment on the last answer.
-
-    "e corsi di inglese per adulti?" is a question; "mancava l'orario del sabato" is a reason.
-    """
-    stripped = text.strip()
-    return stripped.endswith(("?", "？")) or _QUESTION_START.match(stripped) is not None
-
 
 class SafeguardingFilter(filters.MessageFilter):
     """Match text messages that signal danger or distress."""
@@ -107,31 +83,6 @@ async def send_html(
     return sent
 
 
-async def persist_now(
-    update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
-    *,
-    conversation: tuple[str, object | None] | None = None,
-) -> None:
-    """Write the user's and chat's data (and a conversation state) now, before the reply says so.
-
-    PTB writes persistence every second; a kill -9 in that second would otherwise lose a state the
-    resident was already told about.
-    """
-    persistence = context.application.persistence
-    user = update.effective_user
-    chat = update.effective_chat
-    if persistence is None or user is None:
-        return
-    if context.user_data is not None:
-        await persistence.update_user_data(user.id, context.user_data)
-    if context.chat_data is not None and chat is not None:
-        await persistence.update_chat_data(chat.id, context.chat_data)
-    if conversation is not None and chat is not None:
-        name, state = conversation
-        await persistence.update_conversation(name, (chat.id, user.id), state)
-
-
 def question_text(message: Message, bot_username: str | None) -> str:
     """Return the question in `message`, without an @mention of the bot."""
     text = message.text or ""
@@ -146,6 +97,8 @@ class AnswerHandlers:
     def __init__(self, *, deps: BotDeps) -> None:
         self._deps = deps
         self._background: set[asyncio.Task[None]] = set()
+        #: Votes, reasons and the wait for a written reason (its group-0 handler: `wait_handler`).
+        self.feedback = FeedbackHandlers(deps=deps)
 
     def safeguarding_handler(self) -> BaseHandler[Update, Any, Any]:
         """Return the handler that sends helplines before anything else."""
@@ -154,35 +107,10 @@ class AnswerHandlers:
             self.safeguarding,
         )
 
-    def feedback_conversation(self) -> ConversationHandler[Any]:
-        """Return the "other: write it" -> written reason conversation (persistent)."""
-        return ConversationHandler(
-            entry_points=[CallbackQueryHandler(self.reason_other, pattern=rf"^fbr:{_VIEW}:x$")],
-            states={
-                REASON: [
-                    MessageHandler(
-                        filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND,
-                        self.reason,
-                    ),
-                    CallbackQueryHandler(self.skip_reason, pattern=r"^fb:skip$"),
-                ]
-            },
-            # A command ends the wait; the command itself is handled in the next group.
-            fallbacks=[MessageHandler(filters.COMMAND, self.end_reason)],
-            name=FEEDBACK,
-            persistent=True,
-            allow_reentry=True,
-            # Later on, a message is a new question rather than the awaited reason.
-            conversation_timeout=REASON_TIMEOUT_SECONDS,
-        )
-
     def handlers(self) -> list[BaseHandler[Update, Any, Any]]:
         """Return the handlers of this area (group 1), in order."""
         return [
-            CallbackQueryHandler(self.feedback_up, pattern=rf"^fb:{_VIEW}:1$"),
-            CallbackQueryHandler(self.feedback_down, pattern=rf"^fb:{_VIEW}:0$"),
-            CallbackQueryHandler(self.reason_button, pattern=rf"^fbr:{_VIEW}:[wno]$"),
-            CallbackQueryHandler(self.skip_reason, pattern=r"^fb:skip$"),
+            *self.feedback.handlers(),
             CallbackQueryHandler(self.show_source, pattern=rf"^src:{_VIEW}:\d$"),
             CallbackQueryHandler(self.details, pattern=rf"^d:{_VIEW}:\d$"),
             CallbackQueryHandler(self.calendar, pattern=rf"^ics:{_VIEW}:\d$"),
@@ -483,148 +411,6 @@ class AnswerHandlers:
             caption=f"<b>{escape(card.title)}</b>\n{t('bot.card.ics_caption', lang)}",
         )
 
-    # Feedback
-
-    async def feedback_up(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Record a 👍."""
-        await self._vote(update, context, helpful=True)
-
-    async def feedback_down(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Record a 👎 and offer the reasons as buttons (one of them: "other: write it")."""
-        view_id = await self._vote(update, context, helpful=False)
-        if view_id is None:
-            return
-        lang = self._deps.language(update)
-        chat = update.effective_chat
-        if chat is not None:
-            await chat.send_message(
-                t("bot.feedback.reason_choose", lang), reply_markup=reason_keyboard(view_id, lang)
-            )
-
-    async def _vote(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE, *, helpful: bool
-    ) -> str | None:
-        query = update.callback_query
-        user = update.effective_user
-        if query is None or user is None:
-            return None
-        lang = self._deps.language(update)
-        view_id = str(query.data).split(":")[1]
-        view = recall_view(context.chat_data, view_id)
-        if view is None:
-            await query.answer(t("bot.odd.stale_button", lang))
-            return None
-        try:
-            await self._deps.db(
-                self._deps.storage.record_feedback,
-                user_id=user.id,
-                answer_id=view_id,
-                helpful=helpful,
-                abstained=bool(view.get("abstained")),
-            )
-        except DatabaseUnavailable as error:
-            # The buttons stay, so the resident can vote again.
-            log.warning("vote not saved: %s", error)
-            await query.answer(t("bot.faults.vote_not_saved", lang), show_alert=True)
-            return None
-        await query.answer(t("bot.feedback.thanks", lang))
-        message = query.message
-        if isinstance(message, Message):
-            try:
-                await query.edit_message_reply_markup(without_feedback(message.reply_markup))
-            except BadRequest as error:
-                log.debug("could not remove the feedback buttons: %s", error)
-        return view_id
-
-    async def _save_reason(self, user_id: int, view_id: str, reason: str) -> bool | None:
-        """Attach a reason to the 👎; None when the database could not take it."""
-        try:
-            return await self._deps.db(
-                self._deps.storage.record_reason, user_id=user_id, answer_id=view_id, reason=reason
-            )
-        except DatabaseUnavailable as error:
-            log.warning("reason not saved: %s", error)
-            return None
-
-    async def reason_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Store a reason chosen with a button (wrong, not what I asked, out of date)."""
-        query = update.callback_query
-        user = update.effective_user
-        if query is None or user is None:
-            return
-        lang = self._deps.language(update)
-        _, view_id, code = str(query.data).split(":")
-        saved = await self._save_reason(user.id, view_id, REASONS[code][1])
-        if saved is None:
-            await query.answer(t("bot.faults.reason_not_saved", lang), show_alert=True)
-            return
-        if not saved:
-            await query.answer(t("bot.odd.stale_button", lang))
-            return
-        await query.answer()
-        await _edit_or_send(query, t("bot.feedback.reason_thanks", lang))
-
-    async def reason_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Wait (briefly) for the reason in the resident's words."""
-        query = update.callback_query
-        lang = self._deps.language(update)
-        if query is None:
-            raise ApplicationHandlerStop(ConversationHandler.END)
-        view_id = str(query.data).split(":")[1]
-        if context.user_data is not None:
-            context.user_data["reason_for"] = view_id
-            context.user_data["reason_until"] = time.time() + REASON_TIMEOUT_SECONDS
-        try:
-            await persist_now(update, context, conversation=(FEEDBACK, REASON))
-        except DatabaseUnavailable as error:
-            # The wait works from memory; only a restart in the next two minutes would forget it.
-            log.warning("the wait for a reason is not persisted: %s", error)
-        await query.answer()
-        await _edit_or_send(query, t("bot.feedback.reason_write", lang))
-        raise ApplicationHandlerStop(REASON)
-
-    async def reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
-        """Store the written reason; a late message or a new question is answered instead."""
-        message = update.effective_message
-        user = update.effective_user
-        lang = self._deps.language(update)
-        data = context.user_data if context.user_data is not None else {}
-        view_id = data.pop("reason_for", None)
-        until = float(data.pop("reason_until", 0.0))
-        text = message.text if message is not None else None
-        if not (message is not None and user is not None and view_id and text):
-            raise ApplicationHandlerStop(ConversationHandler.END)
-        if time.time() > until or looks_like_question(text):
-            # Not a reason: end the wait and let the free-text handler (next group) answer it.
-            return ConversationHandler.END
-        saved = await self._save_reason(user.id, str(view_id), text)
-        if saved is None:
-            await message.reply_html(t("bot.faults.reason_not_saved", lang))
-        else:
-            await message.reply_html(t("bot.feedback.reason_thanks", lang))
-        raise ApplicationHandlerStop(ConversationHandler.END)
-
-    async def skip_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """End the wait for a reason (or drop the reason buttons)."""
-        query = update.callback_query
-        if context.user_data is not None:
-            context.user_data.pop("reason_for", None)
-            context.user_data.pop("reason_until", None)
-        if query is not None:
-            await query.answer(t("bot.feedback.skipped", self._deps.language(update)))
-            try:
-                await query.edit_message_reply_markup(None)
-            except BadRequest as error:
-                log.debug("could not remove the skip button: %s", error)
-        raise ApplicationHandlerStop(ConversationHandler.END)
-
-    async def end_reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        """End the wait for a reason when a command arrives."""
-        if context.user_data is not None:
-            context.user_data.pop("reason_for", None)
-            context.user_data.pop("reason_until", None)
-        return ConversationHandler.END
-
     # Location
 
     async def location(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -644,13 +430,3 @@ class AnswerHandlers:
             await message.reply_html(t("bot.location.none", lang))
             return
         await self.send_cards(update, context, t("bot.location.header", lang), cards, lang)
-
-
-async def _edit_or_send(query: CallbackQuery, text: str) -> None:
-    """Replace the pressed message's text (and drop its buttons), or send the text anew."""
-    try:
-        await query.edit_message_text(text)
-    except BadRequest as error:
-        log.debug("could not edit the reason message: %s", error)
-        if query.message is not None:
-            await query.message.chat.send_message(text)

@@ -5,7 +5,7 @@ Handler groups (lower runs first; `ApplicationHandlerStop` ends the update's pro
   -3  prefetch: the language choice and areas' state are read into memory (off the event loop)
   -2  safeguarding: helplines before anything else (urgent danger stops here)
   -1  flood control: a polite "slow down" past the limit
-   0  the 👎 -> "other: write it" -> reason conversation (persistent, 2 minutes)
+   0  the wait for a reason written after 👎 -> "other" (bot/feedback.py; user data, 2 minutes)
    1  commands, buttons, areas (skills, reminders), partners, free text, then odd-input catch-alls
 
 The composition root (`app.root.build_application`) builds the deps, the `Application` and the
@@ -15,13 +15,11 @@ services; this module builds only the handler objects over them and registers th
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from telegram.ext import Application, BaseHandler
-from telegram.warnings import PTBUserWarning
 
 from bot.answers import AnswerHandlers
 from bot.courses import CourseHandlers
@@ -101,12 +99,8 @@ def make_handlers(
     )
 
 
-def _feedback_conversation(handlers: Handlers) -> list[AnyHandler]:
-    with warnings.catch_warnings():
-        # A CallbackQueryHandler entry point with per_message=False is what we want: the state
-        # belongs to the resident, not to one message.
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return [handlers.answers.feedback_conversation()]
+def _feedback_wait(handlers: Handlers) -> list[AnyHandler]:
+    return [handlers.answers.feedback.wait_handler()]
 
 
 def _areas(handlers: Handlers) -> list[AnyHandler]:
@@ -121,7 +115,7 @@ HANDLER_TABLE: tuple[tuple[int, Select], ...] = (
     (-3, lambda h: [h.gate.prefetch_handler()]),
     (-2, lambda h: [h.answers.safeguarding_handler()]),
     (-1, lambda h: [h.gate.flood_handler()]),
-    (0, _feedback_conversation),
+    (0, _feedback_wait),
     (1, lambda h: [h.odd.edited_handler()]),
     (1, lambda h: h.start.handlers()),
     (1, lambda h: h.staff.handlers()),

@@ -6,6 +6,14 @@ in the database threads (`BlockingCalls`, with a deadline) so a slow disk or a l
 blocks the event loop nor the threads that compute answers. A write that fails raises
 `DatabaseUnavailable` (PTB hands it to the error handler) and is kept: each persistence run (every
 second) tries the kept writes again, until the database takes them or a newer write replaces them.
+
+Replicas (PostgreSQL): memory is not the truth, another replica may have handled the chat's last
+update. `refresh_user_data` / `refresh_chat_data` (PTB calls them once per update, before the
+first handler) read the user's and the chat's rows into the very dicts the handlers get, and
+`flush_update` (called by `bot.chat_serial` before the chat's lock is let go) writes them back at
+once. PTB's periodic write then skips data unchanged since it was read or flushed, so a replica
+never overwrites a newer state with the copy it kept in memory. On SQLite (one process) memory
+stays the truth and both are no-ops.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 from collections.abc import Callable, Hashable, MutableMapping
 from typing import Any
 
@@ -21,6 +30,8 @@ from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.storage import BotDataRow, BotStorage, ChatDataRow, ConversationRow, UserDataRow
 from learncity.db import BlockingCalls, DatabaseUnavailable, upsert
+
+log = logging.getLogger(__name__)
 
 Data = dict[str, Any]
 # The shapes PTB uses for conversations (its own aliases live in a private module).
@@ -34,6 +45,10 @@ def _key_text(key: ConversationKey) -> str:
 
 def _key_tuple(text: str) -> ConversationKey:
     return tuple(json.loads(text))
+
+
+def _text(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def _json_safe(value: Any) -> Any:
@@ -50,6 +65,7 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         storage: BotStorage,
         update_interval: float = 1.0,
         run: BlockingCalls | None = None,
+        refresh: bool | None = None,
     ) -> None:
         super().__init__(
             store_data=PersistenceInput(
@@ -64,6 +80,14 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         self._pending: dict[Hashable, Callable[[], None]] = {}
         # One write per key at a time (striped locks), so an older retry never lands last.
         self._stripes = [asyncio.Lock() for _ in range(64)]
+        # Read per update and written back at its end (replicas); None: PostgreSQL only.
+        self._refresh = (
+            storage.engine.dialect.name == "postgresql" if refresh is None else refresh
+        )
+        # The dicts the current updates' handlers use, by ("user"|"chat", id), until flushed.
+        self._live: dict[tuple[str, int], Data] = {}
+        # The JSON text of each key as last read from or written to the database.
+        self._known: dict[tuple[str, int], str] = {}
 
     def _lock(self, key: Hashable) -> asyncio.Lock:
         return self._stripes[hash(key) % len(self._stripes)]
@@ -176,12 +200,24 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
         self._upsert(ChatDataRow.__table__, {"chat_id": chat_id}, {"data": data})
 
     async def update_user_data(self, user_id: int, data: Data) -> None:
-        """Store one user's data."""
-        await self._write(("user", user_id), self._write_user_data, user_id, _json_safe(data))
+        """Store one user's data (replicas: only when it changed since read or written)."""
+        await self._update("user", user_id, data, self._write_user_data)
 
     async def update_chat_data(self, chat_id: int, data: Data) -> None:
-        """Store one chat's data."""
-        await self._write(("chat", chat_id), self._write_chat_data, chat_id, _json_safe(data))
+        """Store one chat's data (replicas: only when it changed since read or written)."""
+        await self._update("chat", chat_id, data, self._write_chat_data)
+
+    async def _update(
+        self, kind: str, key: int, data: Data, write: Callable[[int, Data], None]
+    ) -> None:
+        safe = _json_safe(data)
+        name = (kind, key)
+        if self._refresh:
+            text = _text(safe)
+            if self._known.get(name) == text and name not in self._pending:
+                return  # what the database holds, or older than what another replica wrote
+            self._known[name] = text
+        await self._write(name, write, key, safe)
 
     def _write_bot_data(self, data: Data) -> None:
         with self._storage.session() as session, session.begin():
@@ -216,17 +252,64 @@ class SQLPersistence(BasePersistence[Data, Data, Data]):
 
     async def drop_user_data(self, user_id: int) -> None:
         """Delete one user's data."""
+        self._known.pop(("user", user_id), None)
         await self._write(("user", user_id), self._drop_user_data, user_id)
 
     async def drop_chat_data(self, chat_id: int) -> None:
         """Delete one chat's data."""
+        self._known.pop(("chat", chat_id), None)
         await self._write(("chat", chat_id), self._drop_chat_data, chat_id)
 
+    def _read_row(self, table: Any, column: Any, key: int) -> Data | None:
+        with self._storage.session() as session:
+            row = session.scalar(select(table).where(column == key))
+            return dict(row.data) if row is not None else None
+
+    async def _refresh_one(self, kind: str, key: int, data: Data, table: Any, column: Any) -> None:
+        if not self._refresh:
+            return  # one process: memory is never stale
+        name = (kind, key)
+        if name in self._pending:
+            return  # memory holds a write the database has not taken yet: it is newer
+        try:
+            stored = await self._run(self._read_row, table, column, key)
+        except DatabaseUnavailable as error:
+            log.warning("%s data not refreshed (memory used): %s", kind, error)
+            return
+        data.clear()
+        data.update(stored or {})
+        self._remember(name, data)
+        self._live[name] = data
+
+    def _remember(self, name: tuple[str, int], data: Data) -> None:
+        if len(self._known) > 50_000:
+            self._known.clear()  # cheap reset: at worst one write more
+        self._known[name] = _text(data)
+
     async def refresh_user_data(self, user_id: int, user_data: Data) -> None:
-        """Do nothing: this process is the only writer, so memory is never stale."""
+        """Read the user's data from the database into `user_data` (replicas only)."""
+        await self._refresh_one("user", user_id, user_data, UserDataRow, UserDataRow.user_id)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: Data) -> None:
-        """Do nothing: this process is the only writer, so memory is never stale."""
+        """Read the chat's data from the database into `chat_data` (replicas only)."""
+        await self._refresh_one("chat", chat_id, chat_data, ChatDataRow, ChatDataRow.chat_id)
+
+    async def flush_update(self, *, user_id: int | None, chat_id: int | None) -> None:
+        """Write back, now, the user's and chat's data an update changed (replicas only)."""
+        for kind, key in (("user", user_id), ("chat", chat_id)):
+            if key is None:
+                continue
+            data = self._live.pop((kind, key), None)
+            if data is None:
+                continue
+            try:
+                if kind == "user":
+                    await self.update_user_data(key, data)
+                else:
+                    await self.update_chat_data(key, data)
+            except DatabaseUnavailable as error:
+                # Kept: the next persistence run retries it.
+                log.warning("%s data not written back yet: %s", kind, error)
 
     async def refresh_bot_data(self, bot_data: Data) -> None:
         """Do nothing: this process is the only writer, so memory is never stale."""

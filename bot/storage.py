@@ -196,8 +196,13 @@ class Stats:
 class BotStorage:
     """Users, feedback and the anonymous logs, on the shared SQLAlchemy engine (`ForgetsUsers`)."""
 
-    def __init__(self, *, engine: Engine, language_cache_size: int = 50_000) -> None:
+    def __init__(
+        self, *, engine: Engine, language_cache_size: int = 50_000, shared: bool | None = None
+    ) -> None:
         self._engine = engine
+        # Replicas on one PostgreSQL: another may have changed a choice, so memory only serves
+        # the update that read it (one primary-key read per update); SQLite: memory is the truth.
+        self._shared = engine.dialect.name == "postgresql" if shared is None else shared
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._languages: dict[int, str] = {}
         self._cache_size = language_cache_size
@@ -278,14 +283,19 @@ class BotStorage:
             return self._languages.get(user_id) or None
 
     def language_known(self, user_id: int) -> bool:
-        """Return True when memory knows the user's choice (or that they made none)."""
+        """Return True when memory knows the user's choice (or that they made none).
+
+        Replicas: always False, so each update reads the choice from the database.
+        """
+        if self._shared:
+            return False
         with self._lock:
             return user_id in self._languages
 
     def language_of(self, user_id: int) -> str | None:
         """Return the language the user chose, or None for a new user."""
         with self._lock:
-            cached = self._languages.get(user_id)
+            cached = None if self._shared else self._languages.get(user_id)
         if cached is not None:
             return cached or None  # "" remembers "no choice yet", so new users cost no query
         with self._sessions() as session:
@@ -467,7 +477,8 @@ class BotStorage:
             )
             chat = session.get(ChatDataRow, user_id)  # a private chat's id is the user's id
             recent = len((chat.data or {}).get("views", {})) if chat is not None else 0
-            waiting = any(
+            data = session.get(UserDataRow, user_id)
+            waiting = "reason_for" in ((data.data or {}) if data is not None else {}) or any(
                 user_id in _key_ids(key) for key in session.scalars(select(ConversationRow.key))
             )
             asker = self.asker(user_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from bot_api_emulator.entities import detect_entities
@@ -49,6 +49,7 @@ class BotApiEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         webhook_retry_delay: float = 0.2,
+        webhook_targets: Sequence[str] = (),
         default_timeout: float = 5.0,
     ) -> None:
         self._world = World(
@@ -62,7 +63,9 @@ class BotApiEmulator:
         self.default_timeout = default_timeout
         self.users: dict[int, EmulatedUser] = {}
         self._faults = Faults(self._world)
-        self._webhooks = WebhookDelivery(self._world, retry_delay=webhook_retry_delay)
+        self._webhooks = WebhookDelivery(
+            self._world, retry_delay=webhook_retry_delay, targets=list(webhook_targets)
+        )
         self._profile = BotProfileMethods(self._world)
         groups: list[MethodGroup] = [
             self._profile,
@@ -306,6 +309,24 @@ class BotApiEmulator:
         """Return the webhook the bot set (url, secret_token, max_connections), if any."""
         webhook = self._webhooks.webhook
         return None if webhook is None else webhook.as_dict()
+
+    @property
+    def webhook_targets(self) -> list[str]:
+        """Return the URLs webhook updates are spread over, round-robin (empty: the bot's URL).
+
+        Set it to play a load balancer in front of several replicas: each update goes to the next
+        target; one that fails is skipped for that update (failover).
+        """
+        return list(self._webhooks.targets)
+
+    @webhook_targets.setter
+    def webhook_targets(self, targets: Sequence[str]) -> None:
+        self._webhooks.targets = list(targets)
+
+    @property
+    def webhook_deliveries(self) -> dict[str, int]:
+        """Return how many updates each webhook target accepted, by URL."""
+        return dict(self._webhooks.delivered_to)
 
     @property
     def webhook_last_error(self) -> str | None:

@@ -56,6 +56,10 @@ class UpdateQueue:
         if self.pending and self.pending[0] is update:
             self.pending.pop(0)
 
+    def remove(self, update: dict[str, Any]) -> None:
+        """Forget ``update`` wherever it is in the queue (delivered out of turn)."""
+        self.pending = [pending for pending in self.pending if pending is not update]
+
     def new_poll(self) -> int:
         """Start a new poll generation (ending a waiting getUpdates) and return it."""
         self.poll_generation += 1

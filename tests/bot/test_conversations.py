@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import answers as answers_module
+from bot import feedback as feedback_module
 from bot.storage import FeedbackRow, QuestionRow, UnansweredRow
 from bot_api_emulator import BotMessage
 from tests.bot.conftest import BotRunner
@@ -202,7 +202,7 @@ async def test_a_reason_button_is_stored_without_typing(running: BotRunner) -> N
 async def test_a_late_message_after_other_is_a_new_question(
     running: BotRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(answers_module, "REASON_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(feedback_module, "REASON_TIMEOUT_SECONDS", 0.3)
     emulator = running.emulator
     ugo = emulator.create_user("Ugo", language_code="en")
     await ugo.send_text(ENROLMENT_EN)
