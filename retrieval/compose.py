@@ -76,7 +76,7 @@ class Composer:
             if carded is not None:
                 return carded, "cards"
         elif not hours_only and (record := outmatching_record(ranked)) is not None:
-            # "SPID help desk", "repair cafe in de bibliotheek": the words name a record.
+            # "community garden plot", "repair cafe in de bibliotheek": the words name a record.
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None and carded.cards and carded.cards[0].id == record.key:
                 return carded, "cards"
