@@ -27,6 +27,9 @@ from retrieval.types import Answer
 
 MAX_TURNS = 4
 MAX_FOLLOW_UP_WORDS = 7
+# A longer message is read against the conversation only when, on its own, the folder would
+# not answer it ("ok ma per iscriversi serve qualche documento particolare?").
+MAX_LEANING_WORDS = 16
 SUBJECT_RECORDS = 3  # records a follow-up may be about when the answer showed no cards
 FOLLOWUPS_FILE = Path(__file__).parent / "data" / "followups.yaml"
 ATTRIBUTES = ("cost", "where", "when", "enrol", "contact")
@@ -105,12 +108,15 @@ def _cues() -> dict[str, re.Pattern[str]]:
     return {name: _pattern(words) for name, words in merged.items()}
 
 
-def read_follow_up(text: str, context: Context) -> Reading:
-    """Return how `text` leans on the previous answer (an empty Reading: it does not)."""
+def read_follow_up(text: str, context: Context, *, longest: int = MAX_FOLLOW_UP_WORDS) -> Reading:
+    """Return how `text` leans on the previous answer (an empty Reading: it does not).
+
+    Only messages of at most `longest` words are read: a longer one names its own subject.
+    """
     if not context.questions:
         return Reading()
     folded = " ".join(fold(text).replace("’", "'").split())
-    if len(folded.split()) > MAX_FOLLOW_UP_WORDS:
+    if len(folded.split()) > longest:
         return Reading()
     cues = _cues()
     for attribute in ATTRIBUTES:
@@ -127,6 +133,39 @@ def read_follow_up(text: str, context: Context) -> Reading:
     if (pattern := cues.get("pronoun")) is not None and pattern.search(folded):
         return Reading(refinement=True)
     return Reading()
+
+
+def leaning_reading(
+    text: str,
+    context: Context,
+    *,
+    answered: bool,
+    off_topic: bool,
+    own_subject: bool,
+    uncovered_like: bool = False,
+) -> Reading:
+    """Return how a message leans on the conversation when `read_follow_up` found none, given
+    what the folder alone made of it (`answered`, close to an uncovered topic or not) and
+    whether its words name a subject of their own (`uncovered_like`: it is nearer an uncovered
+    topic than a learning question, though not named as one).
+
+    Up to `MAX_LEANING_WORDS`, a cue word decides as in a short message ("ok ma per iscriversi
+    serve qualche documento particolare?"), except that a detail asked about a subject the
+    message names ("dove imparo l'inglese?") is a question of its own. Without a cue, a message
+    leans only when it names no subject and the folder alone would not answer it ("mia figlia
+    ha 15 anni, va bene lo stesso?") and is no nearer an uncovered topic. A question about an
+    uncovered topic never leans.
+    """
+    if not context.questions or off_topic or len(text.split()) > MAX_LEANING_WORDS:
+        return Reading()
+    cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS)
+    if cued.attribute is not None and own_subject:
+        cued = Reading()
+    if cued != Reading():
+        return cued
+    if answered or own_subject or uncovered_like:
+        return Reading()
+    return Reading(refinement=True)
 
 
 def subject_records(answer: Answer) -> tuple[tuple[str, str], ...]:

@@ -31,10 +31,11 @@ from langchain_core.embeddings import Embeddings
 from learncity.content.models import Event, Programme
 from learncity.i18n import supported_languages
 from retrieval.compose import Composer
-from retrieval.conversation import Context, read_follow_up
-from retrieval.gate import RelevanceGate, TopicInventory, Verdict
+from retrieval.conversation import Context, Reading, leaning_reading, read_follow_up
+from retrieval.gate import TOP_DOCUMENTS, RelevanceGate, TopicInventory, Verdict
 from retrieval.language import Identified, LanguageIdentifier
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
+from retrieval.lexical import title_share
 from retrieval.llm import LLMPhraser
 from retrieval.passage import PassageComposer
 from retrieval.query import QueryParser, merge_filters
@@ -168,6 +169,32 @@ class AnswerEngine:
             if about is not None:
                 answer = self._composer.with_helplines(about, detection)
                 return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
+        hits, ranked, verdict = self._search(understood)
+        leaning = self._leaning(understood, verdict, conversation)
+        if leaning != Reading():
+            # A longer or cue-less message the folder alone does not answer well: read it
+            # against the conversation.
+            if leaning.attribute is not None:
+                about = self._composer.attribute(
+                    replace(understood, reading=leaning), conversation, moment
+                )
+                if about is not None:
+                    answer = self._composer.with_helplines(about, detection)
+                    return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
+            elif leaning.refinement:
+                again = self._understand(question, lang, filters, moment, conversation, leaning)
+                found = self._search(again)
+                if found[2].answer:
+                    understood, (hits, ranked, verdict) = again, found
+        answer, route = self._composer.compose(understood, hits, ranked, verdict, moment)
+        follow_up = "refinement" if understood.reading.refinement else ""
+        answer = replace(answer, question=question, follow_up=follow_up)
+        return self._done(
+            self._composer.with_helplines(answer, detection), started, ranked, verdict, route
+        )
+
+    def _search(self, understood: Understood) -> tuple[list[Hit], list[Ranked], Verdict]:
+        """Retrieve, rank and judge: the hits, the documents best first, answer or abstain."""
         hits = self._retrieve(understood)
         ranked = rank_documents(hits)
         verdict = self._gate.judge(
@@ -175,12 +202,21 @@ class AnswerEngine:
             ranked,
             topic=self._topic(understood.vector),
             coverage=self._coverage(understood),
+            title_words=title_share(understood.text, [doc.title for doc in ranked[:TOP_DOCUMENTS]]),
         )
-        answer, route = self._composer.compose(understood, hits, ranked, verdict, moment)
-        follow_up = "refinement" if understood.reading.refinement else ""
-        answer = replace(answer, question=question, follow_up=follow_up)
-        return self._done(
-            self._composer.with_helplines(answer, detection), started, ranked, verdict, route
+        return hits, ranked, verdict
+
+    def _leaning(self, understood: Understood, verdict: Verdict, conversation: Context) -> Reading:
+        """Return how a message that read no follow-up cue leans on the conversation."""
+        if understood.reading != Reading():
+            return Reading()  # already read as a follow-up
+        return leaning_reading(
+            understood.question,
+            conversation,
+            answered=verdict.answer,
+            off_topic=verdict.off_topic is not None,
+            own_subject=understood.parsed.names_subject(),
+            uncovered_like=_nearer_uncovered(verdict),
         )
 
     def _safety(self, understood: Understood) -> Detection | None:
@@ -204,7 +240,9 @@ class AnswerEngine:
         filters: Filters | None,
         now: dt.datetime,
         conversation: Context,
+        reading: Reading | None = None,
     ) -> Understood:
+        """Read the question; `reading` says how it leans on the conversation (else its cues)."""
         text = " ".join(_INVISIBLE.sub("", unicodedata.normalize("NFC", question)).split())
         text = text[:MAX_QUESTION_CHARS]
         chosen = lang or conversation.lang  # the resident's setting or the conversation's
@@ -213,11 +251,13 @@ class AnswerEngine:
         language = _reply_language(
             identified, text, chosen or self._default_lang, strict=bool(chosen)
         )
-        reading = read_follow_up(text, conversation)
+        parser_lang = language if language in ("it", "en") else None
+        reading = reading if reading is not None else read_follow_up(text, conversation)
+        if reading.attribute is not None and self._names_subject(text, parser_lang, now):
+            reading = Reading()  # "where can I learn English?" asks about English courses
         searched = text
         if reading.refinement:
             searched = f"{conversation.last_question} {text}"[-MAX_QUESTION_CHARS:]
-        parser_lang = language if language in ("it", "en") else None
         parsed = self._query_parser().parse(searched, lang=parser_lang, now=now)
         wanted = merge_filters(parsed.filters, filters)
         has_window = wanted.starts_after is not None or wanted.starts_before is not None
@@ -230,6 +270,10 @@ class AnswerEngine:
             else None
         )
         return Understood(searched, text, language, written, parsed, wanted, reading, vector)
+
+    def _names_subject(self, text: str, lang: str | None, now: dt.datetime) -> bool:
+        """Return True when the message's own words name what it is about."""
+        return self._query_parser().parse(text, lang=lang, now=now).names_subject()
 
     def _query_parser(self) -> QueryParser:
         kb = self._knowledge.current
@@ -317,9 +361,13 @@ class AnswerEngine:
         return self.catalogue.safeguarding_contacts(lang)
 
 
-def _reply_language(
-    found: Identified | None, text: str, fallback: str, *, strict: bool
-) -> str:
+def _nearer_uncovered(verdict: Verdict) -> bool:
+    """Return True when the question is nearer an uncovered topic than a learning question."""
+    evidence = verdict.evidence
+    return evidence is not None and evidence.off_topic > evidence.on_topic
+
+
+def _reply_language(found: Identified | None, text: str, fallback: str, *, strict: bool) -> str:
     """Return the language to reply in: the question's own when it can be told for sure.
 
     A short or unsure message keeps the language the resident chose or the conversation is

@@ -86,6 +86,12 @@ class ParsedQuestion:
     understood_words: tuple[str, ...] = ()  # folded words of the needs CONCEPTS recognised
     opening_hours: bool = False  # "aperta la domenica?": when a place is open (a guide answer)
 
+    def names_subject(self) -> bool:
+        """Return True when the words name what they are about: a topic, a district, a
+        language taught or a need ("dove imparo l'inglese?"), not only a detail ("dov'è?")."""
+        wanted = self.filters
+        return bool(wanted.topics or wanted.districts or wanted.languages or self.understood_words)
+
 
 class QueryParser:
     """Read filters from the words of a question, knowing the city's districts and time zone."""

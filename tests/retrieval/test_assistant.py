@@ -615,6 +615,27 @@ def test_a_follow_up_is_answered_about_the_previous_records(assistant: Assistant
     assert not alone.cards or alone.cards[0].id != "ita-l2-librino-sera"
 
 
+def test_a_longer_follow_up_leans_and_a_new_subject_or_an_uncovered_topic_does_not(
+    assistant: Assistant,
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask("corso di italiano gratis la sera a librino", now=NOW)
+    context = after_answer(Context(), first)
+    documents = assistant.ask(
+        "ok ma per iscriversi serve qualche documento particolare?", now=NOW, context=context
+    )
+    assert documents.follow_up == "attribute", shown(documents)
+    assert documents.cards[0].id == "ita-l2-librino-sera"
+    # A detail asked about a subject the message names is a question of its own.
+    english = assistant.ask(
+        "dove posso imparare l'inglese la sera vicino a librino?", now=NOW, context=context
+    )
+    assert english.follow_up != "attribute" and not english.abstained, shown(english)
+    weather = assistant.ask("che tempo fa domani a librino?", now=NOW, context=context)
+    assert weather.abstained, shown(weather)
+
+
 def test_an_event_added_this_month_is_found_by_a_month_question(services: Services) -> None:
     added = services.settings.knowledge_dir / "events" / "added-december.yaml"
     added.write_text(

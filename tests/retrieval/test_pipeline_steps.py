@@ -11,7 +11,13 @@ import pytest
 
 import retrieval
 from retrieval.compose import outmatching_record
-from retrieval.conversation import Context, after_answer, read_follow_up
+from retrieval.conversation import (
+    Context,
+    Reading,
+    after_answer,
+    leaning_reading,
+    read_follow_up,
+)
 from retrieval.examples import ExampleBank
 from retrieval.gate import GateModel, RelevanceGate
 from retrieval.language import LanguageIdentifier
@@ -128,6 +134,43 @@ def test_and_questions_refine_the_previous_one(text: str) -> None:
 def test_a_new_question_or_no_conversation_is_not_a_follow_up() -> None:
     new = "ci sono corsi di informatica per anziani a Picanello il martedì mattina?"
     assert read_follow_up(new, SHOWN) == read_follow_up("quanto costa?", Context())
+
+
+@pytest.mark.parametrize(
+    ("text", "attribute"),
+    [
+        ("ok ma per iscriversi serve qualche documento particolare?", "enrol"),
+        ("is that one free too or do we have to pay something?", "cost"),
+    ],
+)
+def test_a_longer_detail_question_leans_unless_it_names_its_own_subject(
+    text: str, attribute: str
+) -> None:
+    assert read_follow_up(text, SHOWN) == Reading()  # too long for the cue words alone
+    leaning = leaning_reading(text, SHOWN, answered=True, off_topic=False, own_subject=False)
+    assert leaning.attribute == attribute
+    own = leaning_reading(text, SHOWN, answered=True, off_topic=False, own_subject=True)
+    assert own == Reading()
+
+
+def test_a_cue_less_message_leans_only_when_the_folder_alone_would_not_answer_it() -> None:
+    text = "my daughter is 15, is she still ok for it"
+    alone = leaning_reading(text, SHOWN, answered=True, off_topic=False, own_subject=False)
+    assert alone.refinement  # "is she" ... "it": a pronoun
+    text = "mia figlia ha 15 anni, va bene lo stesso"
+    assert leaning_reading(text, SHOWN, answered=True, off_topic=False, own_subject=False) == (
+        Reading()
+    )
+    assert leaning_reading(text, SHOWN, answered=False, off_topic=False, own_subject=False) == (
+        Reading(refinement=True)
+    )
+    # An uncovered topic, or no conversation at all, never leans.
+    assert leaning_reading(text, SHOWN, answered=False, off_topic=True, own_subject=False) == (
+        Reading()
+    )
+    assert leaning_reading(text, Context(), answered=False, off_topic=False, own_subject=False) == (
+        Reading()
+    )
 
 
 def test_the_context_survives_json_and_a_refinement_builds_on_the_subject() -> None:
