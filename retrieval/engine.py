@@ -32,10 +32,9 @@ from learncity.content.models import Event, Programme
 from learncity.i18n import supported_languages
 from retrieval.compose import Composer
 from retrieval.conversation import Context, Reading, leaning_reading, read_follow_up
-from retrieval.gate import TOP_DOCUMENTS, RelevanceGate, TopicInventory, Verdict
+from retrieval.gate import RelevanceGate, TopicInventory, Verdict
 from retrieval.language import Identified, LanguageIdentifier
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
-from retrieval.lexical import title_share
 from retrieval.llm import LLMPhraser
 from retrieval.passage import PassageComposer
 from retrieval.query import QueryParser, merge_filters
@@ -202,7 +201,6 @@ class AnswerEngine:
             ranked,
             topic=self._topic(understood.vector),
             coverage=self._coverage(understood),
-            title_words=title_share(understood.text, [doc.title for doc in ranked[:TOP_DOCUMENTS]]),
         )
         return hits, ranked, verdict
 

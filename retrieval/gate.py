@@ -55,7 +55,6 @@ class Evidence:
     on_topic_top: float  # mean cosine with the closest learning-question examples
     other_language: float  # 1 when the index cannot match the question's words
     coverage: float  # share of the question's wording the folder uses (0 in other languages)
-    title_words: float  # share of its words in one top document's title (0 in other languages)
 
     def values(self) -> list[float]:
         """Return the values in the order of `feature_names()`."""
@@ -176,7 +175,6 @@ class RelevanceGate:
         *,
         topic: float = 0.0,
         coverage: float | None = None,
-        title_words: float = 0.0,
     ) -> tuple[Evidence, str | None]:
         """Return the evidence for a question, and the uncovered topic it is closest to."""
         top = ranked[:TOP_DOCUMENTS]
@@ -192,7 +190,6 @@ class RelevanceGate:
             on_topic_top=_mean_similarity(learning),
             other_language=1.0 if coverage is None else 0.0,
             coverage=coverage or 0.0,
-            title_words=title_words if coverage is not None else 0.0,
         )
         return evidence, (nearest[0].label if nearest else None)
 
@@ -203,22 +200,17 @@ class RelevanceGate:
         *,
         topic: float = 0.0,
         coverage: float | None = None,
-        title_words: float = 0.0,
     ) -> Verdict:
         """Return the verdict for a question with this vector and these ranked documents.
 
         `topic`: the question's similarity to the closest title or heading of the folder.
         `coverage`: how much of the question's wording the folder uses (`BM25Index.coverage`),
         given only for questions in a language the index stems; None elsewhere.
-        `title_words`: the largest share of the question's words found in the title of one of
-        the top documents ("when is the repair cafe?"), counted only where `coverage` is given.
         """
         relevance = relevance_of(ranked)
         if vector is None or not ranked:
             return Verdict(False, relevance)
-        evidence, label = self.evidence(
-            vector, ranked, topic=topic, coverage=coverage, title_words=title_words
-        )
+        evidence, label = self.evidence(vector, ranked, topic=topic, coverage=coverage)
         confidence = self._model.probability(evidence)
         answer = evidence.relevance >= COVERED or confidence >= self._model.threshold
         named = evidence.off_topic >= max(NAMED_OFF_TOPIC, relevance)

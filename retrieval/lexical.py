@@ -73,19 +73,6 @@ def guess_language(text: str) -> str | None:
     return None
 
 
-def title_share(query: str, titles: Sequence[str]) -> float:
-    """Return the largest share of the query's content words that one of `titles` holds:
-    1.0 for "when is the repair cafe?" against "Repair Café - let's fix it together"."""
-    lang = guess_language(query)
-    langs = (lang,) if lang else LANGUAGES
-    terms = set(tokenize(query, langs))
-    if not terms:
-        return 0.0
-    return max(
-        (len(terms & set(tokenize(title, langs))) / len(terms) for title in titles), default=0.0
-    )
-
-
 def tokenize(text: str, langs: Sequence[str] = LANGUAGES) -> list[str]:
     """Return the stemmed content words of text, stemmed in each of `langs`."""
     stop = _stopwords()
