@@ -33,6 +33,7 @@ MAX_LEANING_WORDS = 16
 SUBJECT_RECORDS = 3  # records a follow-up may be about when the answer showed no cards
 FOLLOWUPS_FILE = Path(__file__).parent / "data" / "followups.yaml"
 ATTRIBUTES = ("cost", "where", "when", "enrol", "contact")
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")  # kana and CJK ideographs
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +93,19 @@ class Reading:
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
-    alternatives = sorted(
-        (re.escape(fold(word).strip()).replace(r"\*", r"\w*") for word in words), key=len
-    )
-    return re.compile(r"(?<!\w)(?:" + "|".join(reversed(alternatives)) + r")(?!\w)")
+    """Return a pattern matching any of `words` as whole words; a word in a script written
+    without spaces (Chinese, Japanese) matches anywhere in the text."""
+    spaced: list[str] = []
+    unspaced: list[str] = []
+    for word in words:
+        alternative = re.escape(fold(word).strip()).replace(r"\*", r"\w*")
+        (unspaced if _UNSPACED.search(word) else spaced).append(alternative)
+    parts = []
+    if spaced:
+        parts.append(r"(?<!\w)(?:" + "|".join(sorted(spaced, key=len, reverse=True)) + r")(?!\w)")
+    if unspaced:
+        parts.append("(?:" + "|".join(sorted(unspaced, key=len, reverse=True)) + ")")
+    return re.compile("|".join(parts) or r"(?!)")
 
 
 @cache
@@ -141,13 +151,14 @@ def leaning_reading(
     *,
     answered: bool,
     off_topic: bool,
-    own_subject: bool,
+    own_subject: bool | None,
     uncovered_like: bool = False,
 ) -> Reading:
     """Return how a message leans on the conversation when `read_follow_up` found none, given
     what the folder alone made of it (`answered`, close to an uncovered topic or not) and
-    whether its words name a subject of their own (`uncovered_like`: it is nearer an uncovered
-    topic than a learning question, though not named as one).
+    whether its words name a subject of their own (None: the words cannot tell, in a language
+    the question parser does not read), and whether it is nearer an uncovered topic than a
+    learning question, though not named as one (`uncovered_like`).
 
     Up to `MAX_LEANING_WORDS`, a cue word decides as in a short message ("ok ma per iscriversi
     serve qualche documento particolare?"), except that a detail asked about a subject the
@@ -159,8 +170,8 @@ def leaning_reading(
     if not context.questions or off_topic or len(text.split()) > MAX_LEANING_WORDS:
         return Reading()
     cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS)
-    if cued.attribute is not None and own_subject:
-        cued = Reading()
+    if own_subject is None or (cued.attribute is not None and own_subject):
+        cued = Reading()  # where the words cannot tell, a long message stands alone
     if cued != Reading():
         return cued
     if answered or own_subject or uncovered_like:

@@ -52,6 +52,7 @@ MAX_QUESTION_CHARS = 500
 WEEKDAY_WINDOW = dt.timedelta(days=7)
 SWITCH_CONFIDENCE = 0.9  # to reply in another language than the conversation's
 SWITCH_WORDS = 3
+PARSED = ("it", "en")  # the languages whose filters and dates the question parser reads
 DENSE_ONLY = Weights(dense=1.0, lexical=0.0, title=0.0)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
@@ -213,7 +214,7 @@ class AnswerEngine:
             conversation,
             answered=verdict.answer,
             off_topic=verdict.off_topic is not None,
-            own_subject=understood.parsed.names_subject(),
+            own_subject=understood.parsed.names_subject() if understood.lang in PARSED else None,
             uncovered_like=_nearer_uncovered(verdict),
         )
 
@@ -249,7 +250,7 @@ class AnswerEngine:
         language = _reply_language(
             identified, text, chosen or self._default_lang, strict=bool(chosen)
         )
-        parser_lang = language if language in ("it", "en") else None
+        parser_lang = language if language in PARSED else None
         reading = reading if reading is not None else read_follow_up(text, conversation)
         if reading.attribute is not None and self._names_subject(text, parser_lang, now):
             reading = Reading()  # "where can I learn English?" asks about English courses
