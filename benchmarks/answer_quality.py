@@ -21,9 +21,10 @@ Sections (`--sets`, default all of them):
   each) and for Ukrainian and Romanian (not covered); plain dense top 3 alongside.
 - oos: benchmarks/questions/out_of_scope.jsonl. Abstained share per language; smalltalk lines
   count as a friendly reply (`kind` == "smalltalk", or not abstained and no sources).
-- conversations: benchmarks/questions/conversations.jsonl, one `--session` per conversation. The
-  share of follow-up turns whose first source or cards hold the expected record; "not supported"
-  when `ask --help` has no `--session`.
+- conversations: benchmarks/questions/conversations*.jsonl, one `--session` per conversation. The
+  share of follow-up turns whose first source or cards hold the expected record; turns marked
+  `out_of_scope` count as right when the answer abstained, turns marked `smalltalk` when it is a
+  friendly reply (as in oos); "not supported" when `ask --help` has no `--session`.
 - speed: whole-answer latency p50/p95 (the answers' `latency_ms`; the first answer of each process
   is left out, it pays for lazy loading) next to bare retrieval (embed the question + Chroma
   `collection.query` top 5) on the same index, the same machine, in the same run.

@@ -32,7 +32,11 @@ SET_FILES = {
     "multilingual": ("multilingual.jsonl",),
     "oos": ("out_of_scope.jsonl",),
     "fresh": ("answerable_fresh.jsonl", "out_of_scope_fresh.jsonl"),
-    "conversations": ("conversations.jsonl", "conversations_fresh.jsonl"),
+    "conversations": (
+        "conversations.jsonl",
+        "conversations_fresh.jsonl",
+        "conversations_natural.jsonl",
+    ),
 }
 
 

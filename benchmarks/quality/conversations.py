@@ -9,8 +9,9 @@ from typing import Any
 
 from quality.common import log
 from quality.context import Context
-from quality.metrics import abstained, card_ids, ranked_units, share
+from quality.metrics import abstained, card_ids, listed, ranked_units, share
 from quality.product import AskRun
+from quality.sections import smalltalk_ok
 from quality.sets import expected_of
 from quality.table import fmt
 
@@ -31,16 +32,18 @@ def section_conversations(ctx: Context, rows: list[dict[str, Any]], filename: st
             }
         )
         return
-    first_turns: list[bool] = []
-    follow: list[bool] = []
+    outcomes: dict[str, list[bool]] = {kind: [] for kind in TURN_KINDS}
     follow_source: list[bool] = []
     detail_rows: list[dict[str, Any]] = []
     for detail in converse_all(ctx, rows):
-        (follow if detail["turn"] else first_turns).append(detail["ok"])
-        if detail["turn"]:
-            follow_source.append(detail.pop("_first_ok"))
+        kind = turn_kind(detail)
+        outcomes[kind].append(detail["ok"])
+        if kind == "follow_up":
+            follow_source.append(detail["_first_ok"])
         detail.pop("_first_ok", None)
         detail_rows.append(detail)
+    follow, first_turns = outcomes["follow_up"], outcomes["first"]
+    oos, smalltalk = outcomes["out_of_scope"], outcomes["smalltalk"]
     ctx.report[key] = {
         "supported": True,
         "conversations": len(rows),
@@ -48,18 +51,44 @@ def section_conversations(ctx: Context, rows: list[dict[str, Any]], filename: st
         "follow_up_right": share(follow),
         "follow_up_first_source_right": share(follow_source),
         "first_turn_right": share(first_turns),
+        "out_of_scope_turns": len(oos),
+        "out_of_scope_abstained": share(oos),
+        "smalltalk_turns": len(smalltalk),
+        "smalltalk_right": share(smalltalk),
         "rows": detail_rows,
     }
-    ctx.rows.append(
-        {
-            "section": "conversations",
-            "subset": f"follow-up turns, {label}",
-            "n": len(follow),
-            "r1": share(follow_source),
-            "other": f"first source or cards right: {fmt(share(follow))}; "
-            f"first turns: {fmt(share(first_turns))}",
-        }
-    )
+    row: dict[str, Any] = {
+        "section": "conversations",
+        "subset": f"follow-up turns, {label}",
+        "n": len(follow),
+        "r1": share(follow_source),
+        "other": f"first source or cards right: {fmt(share(follow))}; "
+        f"first turns: {fmt(share(first_turns))}" + other_turns_note(oos, smalltalk),
+    }
+    if oos:
+        row["oos_abstain"] = share(oos)
+    ctx.rows.append(row)
+
+
+TURN_KINDS = ("first", "follow_up", "out_of_scope", "smalltalk")
+"""The kinds of turn a conversation's figures are counted by."""
+
+
+def turn_kind(detail: dict[str, Any]) -> str:
+    """Return a turn's kind: out_of_scope or smalltalk when marked so, else first or follow_up."""
+    if detail.get("kind") in ("out_of_scope", "smalltalk"):
+        return str(detail["kind"])
+    return "follow_up" if detail["turn"] else "first"
+
+
+def other_turns_note(oos: list[bool], smalltalk: list[bool]) -> str:
+    """Return the row's note on out-of-scope and small-talk turns ("" when a set has none)."""
+    parts = []
+    if oos:
+        parts.append(f"out-of-scope turns abstained: {sum(oos)}/{len(oos)}")
+    if smalltalk:
+        parts.append(f"small-talk turns right: {sum(smalltalk)}/{len(smalltalk)}")
+    return "".join(f"; {part}" for part in parts)
 
 
 def converse_all(ctx: Context, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -91,7 +120,22 @@ def turn_outcome(
     turn: dict[str, Any],
     answer: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Return one turn's detail row: right when its first source or its cards hold the record."""
+    """Return one turn's detail row. A turn marked `out_of_scope` is right when the answer
+    abstained, one marked `smalltalk` when it is small talk; any other turn when its first
+    source or its cards hold the expected record."""
+    if turn.get("out_of_scope") or turn.get("smalltalk"):
+        kind = "smalltalk" if turn.get("smalltalk") else "out_of_scope"
+        ok = smalltalk_ok(answer) if kind == "smalltalk" else abstained(answer) is True
+        return {
+            "id": row.get("id"),
+            "turn": position,
+            "kind": kind,
+            "question": turn.get("question"),
+            "ok": ok,
+            "sources": len(listed(answer, "sources")),
+            "abstained": abstained(answer),
+            "_first_ok": False,
+        }
     expected = expected_of(turn)
     units = ranked_units(answer, ctx.records)
     first_ok = bool(units and units[0] & expected)
