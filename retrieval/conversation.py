@@ -118,10 +118,13 @@ def _cues() -> dict[str, re.Pattern[str]]:
     return {name: _pattern(words) for name, words in merged.items()}
 
 
-def read_follow_up(text: str, context: Context, *, longest: int = MAX_FOLLOW_UP_WORDS) -> Reading:
+def read_follow_up(
+    text: str, context: Context, *, longest: int = MAX_FOLLOW_UP_WORDS, weak: bool = False
+) -> Reading:
     """Return how `text` leans on the previous answer (an empty Reading: it does not).
 
     Only messages of at most `longest` words are read: a longer one names its own subject.
+    `weak`: words too common to mark a follow-up alone ("posso", "she") count as well.
     """
     if not context.questions:
         return Reading()
@@ -142,6 +145,8 @@ def read_follow_up(text: str, context: Context, *, longest: int = MAX_FOLLOW_UP_
         return Reading(refinement=True)
     if (pattern := cues.get("pronoun")) is not None and pattern.search(folded):
         return Reading(refinement=True)
+    if weak and (pattern := cues.get("weak")) is not None and pattern.search(folded):
+        return Reading(refinement=True)
     return Reading()
 
 
@@ -155,24 +160,20 @@ def leaning_reading(
     uncovered_like: bool = False,
 ) -> Reading:
     """Return how a message leans on the conversation when `read_follow_up` found none, given
-    what the folder alone made of it (`answered`, close to an uncovered topic or not) and
-    whether its words name a subject of their own (None: the words cannot tell, in a language
-    the question parser does not read), and whether it is nearer an uncovered topic than a
-    learning question, though not named as one (`uncovered_like`).
+    what the folder alone made of it (`answered`; `off_topic`: it names an uncovered topic;
+    `uncovered_like`: it is nearer one than a learning question) and whether its words name a
+    subject of their own (None: the words cannot tell, in a language the parser does not read).
 
     Up to `MAX_LEANING_WORDS`, a cue word decides as in a short message ("ok ma per iscriversi
-    serve qualche documento particolare?"), except that a detail asked about a subject the
-    message names ("dove imparo l'inglese?") is a question of its own. Without a cue, a message
-    leans only when it names no subject and the folder alone would not answer it ("mia figlia
-    ha 15 anni, va bene lo stesso?") and is no nearer an uncovered topic. A question about an
-    uncovered topic never leans.
+    serve qualche documento particolare?") when the folder alone would not answer the message,
+    or would but the message names no subject of its own. Without a cue, a message leans only
+    when the folder alone would not answer it, it names no subject ("mia figlia ha 15 anni, va
+    bene lo stesso?") and it is no nearer an uncovered topic. An uncovered topic never leans.
     """
     if not context.questions or off_topic or len(text.split()) > MAX_LEANING_WORDS:
         return Reading()
-    cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS)
-    if own_subject is None or (cued.attribute is not None and own_subject):
-        cued = Reading()  # where the words cannot tell, a long message stands alone
-    if cued != Reading():
+    cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS, weak=True)
+    if cued != Reading() and (not answered or own_subject is False):
         return cued
     if answered or own_subject or uncovered_like:
         return Reading()

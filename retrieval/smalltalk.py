@@ -2,7 +2,8 @@
 language the embedding covers, instead of "I don't have this information".
 
 Only short messages qualify ("ciao, corsi di inglese?" is a question); an exact match of a known
-example decides at once, otherwise the meaning must be very close to one (`data/smalltalk.yaml`).
+example decides at once, then a word of thanks or goodbye in a message that asks nothing ("amazing,
+thanks so much!!"); otherwise the meaning must be very close to one (`data/smalltalk.yaml`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from retrieval.lexical import fold
 
 MAX_WORDS = 5
 MIN_SIMILARITY = 0.8
+PARTING = ("thanks", "goodbye")  # one of their words makes a short statement small talk
 _NOT_WORD = re.compile(r"[^\w\s]")
 
 
@@ -35,6 +37,15 @@ class SmalltalkDetector:
         """Embed the examples now."""
         self._bank.warm_up()
 
+    @staticmethod
+    def _parting_word(text: str, exact: dict[str, str]) -> str | None:
+        """Return "thanks" or "goodbye" when the message holds a one-word example of either."""
+        for word in _plain(text).split():
+            label = exact.get(word)
+            if label in PARTING:
+                return label
+        return None
+
     def candidate(self, text: str) -> bool:
         """Return True when the message is short enough to be small talk."""
         words = _plain(text).split()
@@ -52,6 +63,8 @@ class SmalltalkDetector:
         found = self._exact.get(_plain(text))
         if found is not None:
             return found
+        if "?" not in text and (said := self._parting_word(text, self._exact)) is not None:
+            return said  # "amazing, thanks so much!!", "ok perfetto, grazie"
         if vector is None:
             return None
         nearest = self._bank.nearest(vector)

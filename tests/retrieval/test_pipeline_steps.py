@@ -80,6 +80,9 @@ def smalltalk(embeddings) -> SmalltalkDetector:
         ("cosa sai fare?", "capabilities"),
         ("Buonasera!", "greeting"),
         ("thank you so much", "thanks"),
+        ("amazing, thanks so much!!", "thanks"),
+        ("ok perfetto, grazie, gentilissimi", "thanks"),
+        ("super, bye for now", "goodbye"),
     ],
 )
 def test_small_talk_is_recognised(
@@ -96,6 +99,7 @@ def test_small_talk_is_recognised(
         "corsi gratis",
         "aiuto compiti",
         "grazie al corso ho trovato lavoro, ce ne sono altri?",
+        "grazie, e quanto costa?",
     ],
 )
 def test_questions_are_not_small_talk(smalltalk: SmalltalkDetector, embeddings, text: str) -> None:
@@ -157,7 +161,7 @@ def test_a_cue_less_message_leans_only_when_the_folder_alone_would_not_answer_it
     text = "my daughter is 15, is she still ok for it"
     alone = leaning_reading(text, SHOWN, answered=True, off_topic=False, own_subject=False)
     assert alone.refinement  # "is she" ... "it": a pronoun
-    text = "mia figlia ha 15 anni, va bene lo stesso"
+    text = "mia figlia ha 15 anni, ormai è grande"
     assert leaning_reading(text, SHOWN, answered=True, off_topic=False, own_subject=False) == (
         Reading()
     )
