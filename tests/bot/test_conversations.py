@@ -141,6 +141,13 @@ async def test_follow_ups_and_other_languages_through_the_bot(running: BotRunner
     await amina.send_text("quanto costa?")
     [cost] = await emulator.wait_for(amina.chat_id, timeout=15)
     assert "Librino" in cost.text and "Gratuito" in cost.text  # about the course just shown
+    # A longer message with no subject of its own is about the course too.
+    await amina.send_text("ok ma per iscriversi serve qualche documento particolare?")
+    [papers] = await emulator.wait_for(amina.chat_id, timeout=15)
+    assert "Librino" in papers.text, papers.text
+    await amina.send_text("perfetto, grazie mille!!")
+    [thanks] = await emulator.wait_for(amina.chat_id, timeout=15)
+    assert "Non ho questa informazione" not in thanks.text
     await amina.send_text("ciao!")
     [hello] = await emulator.wait_for(amina.chat_id, timeout=15)
     assert "Ciao!" in hello.text and "Non ho questa informazione" not in hello.text
