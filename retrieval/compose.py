@@ -64,14 +64,10 @@ class Composer:
         named = self._catalogue.records_for(wanted, parsed.implied_audiences)
         if not verdict.answer and not (named and not verdict.off_topic):
             return self.abstain(understood, ranked), "abstain"
-        # "When is it open?" after a guide answer asks what a programme or event card says.
-        asks_records = (
-            parsed.wants_programmes or parsed.wants_events or understood.reading.about_records
-        )
+        asks_records = parsed.wants_programmes or parsed.wants_events
         # "Aperta la domenica?" asks when a place opens (a guide), unless a record leads.
         hours_only = parsed.opening_hours and bool(ranked) and ranked[0].kind == "guide"
-        near = understood.reading.about_records
-        if not hours_only and self._wants_cards(ranked, asks_records, wanted, near_records=near):
+        if not hours_only and self._wants_cards(ranked, asks_records, wanted):
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None:
                 return carded, "cards"
@@ -90,8 +86,6 @@ class Composer:
         ranked: Sequence[Ranked],
         asks_records: bool,
         wanted: Filters,
-        *,
-        near_records: bool = False,
     ) -> bool:
         if not ranked:
             return False
@@ -101,11 +95,7 @@ class Composer:
         # Free, where, when: constraints only records have (a course's teaching language is
         # also a guide's subject: "the master's degree taught in English").
         constrained = not replace(wanted, audiences=(), topics=(), languages=()).is_empty()
-        if (
-            asks_records
-            and (constrained or near_records)
-            and best_record >= RECORDS_NEAR * ranked[0].score
-        ):
+        if asks_records and constrained and best_record >= RECORDS_NEAR * ranked[0].score:
             return True  # "free evening lessons in Librino": the constraints are about records
         return asks_records and best_record >= CARDS_OVER_GUIDE * ranked[0].score
 

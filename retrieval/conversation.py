@@ -89,7 +89,6 @@ class Reading:
 
     attribute: str | None = None  # cost, where, when, enrol, contact: a detail of the records
     refinement: bool = False  # the previous question, changed by these words
-    about_records: bool = False  # the refinement asks what records say (when, where, cost)
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
@@ -135,10 +134,11 @@ def read_follow_up(
     for attribute in ATTRIBUTES:
         pattern = cues.get(attribute)
         if pattern is not None and pattern.search(folded):
-            # About the records just shown; with none, the previous question asked again.
+            # About the records just shown; with none (a guide answered), the previous
+            # question asked again with these words: the guide's section on costs, places...
             if context.records:
                 return Reading(attribute=attribute)
-            return Reading(refinement=True, about_records=attribute != "contact")
+            return Reading(refinement=True)
     if (pattern := cues.get("detail")) is not None and pattern.search(folded):
         return Reading(refinement=True)
     if (pattern := cues.get("continuation")) is not None and pattern.match(folded):
