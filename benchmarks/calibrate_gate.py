@@ -55,6 +55,8 @@ from learncity.settings import Settings  # noqa: E402
 from retrieval.gate import COVERED, MODEL_FILE, feature_names  # noqa: E402
 
 SAMPLE_SETS = ("sample_eval.jsonl", "multilingual.jsonl", "out_of_scope.jsonl")
+# Never ask for more than this probability: a handful of dev questions cannot justify more.
+MAX_THRESHOLD = 0.9
 
 
 def dev_rows() -> list[dict[str, Any]]:
@@ -107,11 +109,41 @@ def collect(
     return features, labels, groups, services.embeddings
 
 
-def threshold_for(probabilities: np.ndarray, labels: np.ndarray, max_wrong: float) -> float:
-    """Return the highest threshold that abstains on at most `max_wrong` of covered questions."""
-    covered = np.sort(probabilities[labels == 1])
-    allowed = int(np.floor(max_wrong * len(covered)))
-    return float(covered[allowed]) if len(covered) else 1.0
+def thresholds_for(
+    held: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    other: np.ndarray,
+    max_wrong: float,
+    close: np.ndarray,
+) -> tuple[float, float]:
+    """Return the thresholds for questions in a language the index reads and for the others
+    that abstain on the most out-of-scope questions (mean share over the groups) while every
+    group wrongly abstains on at most `max_wrong` of its answerable questions."""
+    grid = np.round(np.arange(0.01, MAX_THRESHOLD + 1e-9, 0.005), 3)
+    best: tuple[float, float, float] = (-1.0, grid[0], grid[0])
+    for own in grid:
+        for others in grid:
+            needed = np.where(other, others, own)
+            answered = (held >= needed) | close
+            score = _score(answered, labels, groups, max_wrong)
+            if score > best[0]:
+                best = (score, float(own), float(others))
+    return best[1], best[2]
+
+
+def _score(answered: np.ndarray, labels: np.ndarray, groups: np.ndarray, max_wrong: float) -> float:
+    """Return the mean share of out-of-scope questions abstained, or -1 when a group wrongly
+    abstains on more than `max_wrong` of its answerable questions."""
+    shares = []
+    for group in set(groups):
+        mine = groups == group
+        answerable, uncovered = mine & (labels == 1), mine & (labels == 0)
+        if answerable.any() and np.mean(~answered[answerable]) > max_wrong:
+            return -1.0
+        if uncovered.any():
+            shares.append(float(np.mean(~answered[uncovered])))
+    return float(np.mean(shares)) if shares else 0.0
 
 
 def balanced_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -128,10 +160,11 @@ def report(
     probabilities: np.ndarray,
     labels: np.ndarray,
     groups: np.ndarray,
-    threshold: float,
+    threshold: np.ndarray,
     covered: np.ndarray,
 ) -> str:
-    """Return the dev figures of a threshold per group (out of fold), as the gate decides."""
+    """Return the dev figures of the thresholds (one per question) per group (out of fold),
+    as the gate decides."""
     answered = (probabilities >= threshold) | covered
     parts = []
     for group in sorted(set(groups)):
@@ -161,10 +194,9 @@ def fit(
         method="predict_proba",
         params={"logisticregression__sample_weight": weights},
     )[:, 1]
-    threshold = min(
-        threshold_for(held[groups == group], labels[groups == group], max_wrong)
-        for group in set(groups)
-    )
+    other = features[:, feature_names().index("other_language")] >= 1.0
+    close = features[:, feature_names().index("relevance")] >= COVERED
+    threshold, other_threshold = thresholds_for(held, labels, groups, other, max_wrong, close)
     model.fit(features, labels, logisticregression__sample_weight=weights)
     scaler, logistic = model[0], model[1]
     content = {
@@ -174,9 +206,10 @@ def fit(
         "weights": [round(float(v), 6) for v in logistic.coef_[0]],
         "bias": round(float(logistic.intercept_[0]), 6),
         "threshold": round(min(max(threshold, 0.01), 0.99), 6),
+        "threshold_other_languages": round(min(max(other_threshold, 0.01), 0.99), 6),
     }
-    close = features[:, feature_names().index("relevance")] >= COVERED
-    return content, report(held, labels, groups, threshold, close)
+    per_question = np.where(other, other_threshold, threshold)
+    return content, report(held, labels, groups, per_question, close)
 
 
 def write_model(content: dict[str, Any], summary: str, path: Path) -> None:
@@ -229,9 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def collect_all(
-    root: Path, uniqa: int
-) -> tuple[list[list[float]], list[int], list[str]]:
+def collect_all(root: Path, uniqa: int) -> tuple[list[list[float]], list[int], list[str]]:
     """Return the evidence of every dev question: the sample folder, then UniQA's folder."""
     knowledge = REPO / "knowledge"
     rows = dev_rows()

@@ -150,6 +150,15 @@ def read_follow_up(
     return Reading()
 
 
+def without_cues(text: str) -> str:
+    """Return the message without its follow-up cue words: what is left names its subject, if
+    any ("quanto costa l'abbonamento del bus?" -> "l'abbonamento del bus?")."""
+    folded = " ".join(fold(text).replace("’", "'").split())
+    for pattern in _cues().values():
+        folded = pattern.sub(" ", folded)
+    return " ".join(folded.split())
+
+
 def leaning_reading(
     text: str,
     context: Context,

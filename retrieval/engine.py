@@ -31,7 +31,13 @@ from langchain_core.embeddings import Embeddings
 from learncity.content.models import Event, Programme
 from learncity.i18n import supported_languages
 from retrieval.compose import Composer
-from retrieval.conversation import Context, Reading, leaning_reading, read_follow_up
+from retrieval.conversation import (
+    Context,
+    Reading,
+    leaning_reading,
+    read_follow_up,
+    without_cues,
+)
 from retrieval.gate import RelevanceGate, TopicInventory, Verdict
 from retrieval.language import Identified, LanguageIdentifier
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
@@ -213,7 +219,7 @@ class AnswerEngine:
             understood.question,
             conversation,
             answered=verdict.answer,
-            off_topic=verdict.off_topic is not None,
+            off_topic=self._names_uncovered(understood.question),
             own_subject=understood.parsed.names_subject() if understood.lang in PARSED else None,
             uncovered_like=_nearer_uncovered(verdict),
         )
@@ -252,8 +258,12 @@ class AnswerEngine:
         )
         parser_lang = language if language in PARSED else None
         reading = reading if reading is not None else read_follow_up(text, conversation)
-        if reading.attribute is not None and self._names_subject(text, parser_lang, now):
-            reading = Reading()  # "where can I learn English?" asks about English courses
+        if reading.attribute is not None and (
+            self._names_subject(text, parser_lang, now) or self._names_uncovered(text)
+        ):
+            # "where can I learn English?" asks about English courses, "quanto costa
+            # l'abbonamento del bus?" about a bus pass: not about the records just shown.
+            reading = Reading()
         searched = text
         if reading.refinement:
             searched = f"{conversation.last_question} {text}"[-MAX_QUESTION_CHARS:]
@@ -269,6 +279,14 @@ class AnswerEngine:
             else None
         )
         return Understood(searched, text, language, written, parsed, wanted, reading, vector)
+
+    def _names_uncovered(self, text: str) -> bool:
+        """Return True when a message, its follow-up cue words aside, names a topic the folder
+        does not cover."""
+        rest = without_cues(text)
+        if not any(char.isalnum() for char in rest):
+            return False
+        return self._gate.names_uncovered(np.asarray(self._embeddings.embed_query(rest)))
 
     def _names_subject(self, text: str, lang: str | None, now: dt.datetime) -> bool:
         """Return True when the message's own words name what it is about."""

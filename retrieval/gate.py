@@ -10,7 +10,8 @@ never a list of Italian or English words:
   folder uses; elsewhere, that the question is in another language (whose scores run lower).
 A logistic model weighs these (`data/gate.yaml`, fitted on the dev halves of the question sets
 by `benchmarks/calibrate_gate.py`): the assistant answers when the probability that the folder
-covers the question reaches the model's threshold, or when a passage is very close (`COVERED`).
+covers the question reaches the model's threshold (its own for languages the index cannot read,
+whose scores run otherwise), or when a passage is very close (`COVERED`).
 """
 
 from __future__ import annotations
@@ -75,13 +76,15 @@ class GateModel:
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    threshold_other_languages: float  # for questions in a language the index cannot read
 
     def __post_init__(self) -> None:
         size = len(feature_names())
         if not len(self.mean) == len(self.scale) == len(self.weights) == size:
             raise ValueError(f"the gate model needs {size} means, scales and weights")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold ({self.threshold}) must be between 0 and 1")
+        for threshold in (self.threshold, self.threshold_other_languages):
+            if not 0.0 < threshold < 1.0:
+                raise ValueError(f"threshold ({threshold}) must be between 0 and 1")
         if any(value <= 0 for value in self.scale):
             raise ValueError("every scale of the gate model must be positive")
 
@@ -98,6 +101,9 @@ class GateModel:
                 weights=tuple(float(v) for v in data["weights"]),
                 bias=float(data["bias"]),
                 threshold=float(data["threshold"]),
+                threshold_other_languages=float(
+                    data.get("threshold_other_languages", data["threshold"])
+                ),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from error
@@ -113,8 +119,14 @@ class GateModel:
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, score))))
 
     def with_threshold(self, threshold: float) -> GateModel:
-        """Return the same model answering from another probability."""
-        return GateModel(self.mean, self.scale, self.weights, self.bias, threshold)
+        """Return the same model answering from another probability, in every language."""
+        return GateModel(self.mean, self.scale, self.weights, self.bias, threshold, threshold)
+
+    def threshold_for(self, evidence: Evidence) -> float:
+        """Return the probability a question with this evidence needs to be answered."""
+        if evidence.other_language >= 1.0:
+            return self.threshold_other_languages
+        return self.threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +205,18 @@ class RelevanceGate:
         )
         return evidence, (nearest[0].label if nearest else None)
 
+    def names_uncovered(self, vector: np.ndarray) -> bool:
+        """Return True when `vector` names a topic the folder does not cover: it is at least
+        `NAMED_OFF_TOPIC` close to one and closer to it than to any learning question."""
+        uncovered = _closest(self._off_topics, vector)
+        learning = _closest(self._on_topics, vector)
+        if not uncovered:
+            return False
+        nearest = uncovered[0].similarity
+        return nearest >= NAMED_OFF_TOPIC and nearest > (
+            learning[0].similarity if learning else 0.0
+        )
+
     def judge(
         self,
         vector: np.ndarray | None,
@@ -212,7 +236,7 @@ class RelevanceGate:
             return Verdict(False, relevance)
         evidence, label = self.evidence(vector, ranked, topic=topic, coverage=coverage)
         confidence = self._model.probability(evidence)
-        answer = evidence.relevance >= COVERED or confidence >= self._model.threshold
+        answer = evidence.relevance >= COVERED or confidence >= self._model.threshold_for(evidence)
         named = evidence.off_topic >= max(NAMED_OFF_TOPIC, relevance)
         off_topic = label if not answer and named else None
         return Verdict(answer, relevance, off_topic, confidence, evidence)

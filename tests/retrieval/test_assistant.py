@@ -634,6 +634,9 @@ def test_a_longer_follow_up_leans_and_a_new_subject_or_an_uncovered_topic_does_n
     assert english.follow_up != "attribute" and not english.abstained, shown(english)
     weather = assistant.ask("che tempo fa domani a librino?", now=NOW, context=context)
     assert weather.abstained, shown(weather)
+    # A detail cue about a subject the folder does not cover is no follow-up either.
+    bus = assistant.ask("quanto costa l'abbonamento del bus?", now=NOW, context=context)
+    assert bus.abstained and bus.follow_up != "attribute", shown(bus)
 
 
 def test_an_event_added_this_month_is_found_by_a_month_question(services: Services) -> None:

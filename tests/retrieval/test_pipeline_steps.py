@@ -333,9 +333,16 @@ def test_context_store_keeps_and_forgets_a_conversation(tmp_path: Path) -> None:
     assert store.forget_user(42) == 1 and store.load(telegram_key(42), now=now) == Context()
 
 
-def test_low_word_coverage_with_a_weak_passage_abstains(gate: RelevanceGate) -> None:
+def test_languages_the_index_cannot_read_have_their_own_threshold(gate: RelevanceGate) -> None:
     vector = np.zeros(512, dtype=np.float32)
     weak = rank_documents([hit("guides/a.md", 0.25, dense=0.25)])
-    assert not gate.judge(vector, weak, coverage=0.2).answer
-    assert gate.judge(vector, weak, coverage=0.9).answer
-    assert gate.judge(vector, weak, coverage=None).answer  # other languages: meaning alone
+    read, unread = gate.judge(vector, weak, coverage=0.5), gate.judge(vector, weak, coverage=None)
+    assert read.evidence is not None and unread.evidence is not None
+    model = GateModel.from_file()
+    assert model.threshold != model.threshold_other_languages  # fitted apart
+    assert model.threshold_for(read.evidence) == model.threshold
+    assert model.threshold_for(unread.evidence) == model.threshold_other_languages
+    assert unread.answer == (unread.confidence >= model.threshold_other_languages)
+    # A model file from before the second threshold uses one threshold for every language.
+    one = model.with_threshold(0.3)
+    assert one.threshold_for(unread.evidence) == one.threshold_for(read.evidence) == 0.3
