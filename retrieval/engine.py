@@ -170,34 +170,37 @@ class AnswerEngine:
         if intent is not None:
             answer = self._composer.smalltalk(question, understood.lang, intent)
             return self._done(answer, started, [], Verdict(True, 1.0), "smalltalk")
-        if understood.reading.attribute is not None:
-            about = self._composer.attribute(understood, conversation, moment)
-            if about is not None:
-                answer = self._composer.with_helplines(about, detection)
-                return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
+        if (answered := self._about_records(understood, conversation, moment)) is not None:
+            answer = self._composer.with_helplines(answered, detection)
+            return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
         hits, ranked, verdict = self._search(understood)
         leaning = self._leaning(understood, verdict, conversation)
-        if leaning != Reading():
-            # A longer or cue-less message the folder alone does not answer well: read it
-            # against the conversation.
-            if leaning.attribute is not None:
-                about = self._composer.attribute(
-                    replace(understood, reading=leaning), conversation, moment
-                )
-                if about is not None:
-                    answer = self._composer.with_helplines(about, detection)
-                    return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
-            elif leaning.refinement:
-                again = self._understand(question, lang, filters, moment, conversation, leaning)
-                found = self._search(again)
-                if found[2].answer:
-                    understood, (hits, ranked, verdict) = again, found
+        if leaning.attribute is not None:
+            # A longer message the folder alone does not answer well asks about the records.
+            about = replace(understood, reading=leaning)
+            if (answered := self._about_records(about, conversation, moment)) is not None:
+                answer = self._composer.with_helplines(answered, detection)
+                return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
+        elif leaning.refinement:
+            again = self._understand(question, lang, filters, moment, conversation, leaning)
+            found = self._search(again)
+            if found[2].answer:  # the previous question, changed by these words, is answered
+                understood, (hits, ranked, verdict) = again, found
         answer, route = self._composer.compose(understood, hits, ranked, verdict, moment)
         follow_up = "refinement" if understood.reading.refinement else ""
         answer = replace(answer, question=question, follow_up=follow_up)
         return self._done(
             self._composer.with_helplines(answer, detection), started, ranked, verdict, route
         )
+
+    def _about_records(
+        self, understood: Understood, conversation: Context, moment: dt.datetime
+    ) -> Answer | None:
+        """Answer a detail ("quanto costa?") about the records of the previous answer, or None
+        when the message asks none or those records are gone."""
+        if understood.reading.attribute is None:
+            return None
+        return self._composer.attribute(understood, conversation, moment)
 
     def _search(self, understood: Understood) -> tuple[list[Hit], list[Ranked], Verdict]:
         """Retrieve, rank and judge: the hits, the documents best first, answer or abstain."""
