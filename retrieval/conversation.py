@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -107,6 +108,11 @@ def _pattern(words: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(parts) or r"(?!)")
 
 
+def _folded(text: str) -> str:
+    """Return the text folded as cue words are (lower case, no accents, one space)."""
+    return " ".join(fold(text).replace("’", "'").split())
+
+
 @cache
 def _cues() -> dict[str, re.Pattern[str]]:
     data = yaml.safe_load(FOLLOWUPS_FILE.read_text(encoding="utf-8")) or {}
@@ -127,7 +133,7 @@ def read_follow_up(
     """
     if not context.questions:
         return Reading()
-    folded = " ".join(fold(text).replace("’", "'").split())
+    folded = _folded(text)
     if len(folded.split()) > longest:
         return Reading()
     cues = _cues()
@@ -153,7 +159,7 @@ def read_follow_up(
 def without_cues(text: str) -> str:
     """Return the message without its follow-up cue words: what is left names its subject, if
     any ("quanto costa l'abbonamento del bus?" -> "l'abbonamento del bus?")."""
-    folded = " ".join(fold(text).replace("’", "'").split())
+    folded = _folded(text)
     for pattern in _cues().values():
         folded = pattern.sub(" ", folded)
     return " ".join(folded.split())
@@ -164,14 +170,15 @@ def leaning_reading(
     context: Context,
     *,
     answered: bool,
-    off_topic: bool,
+    off_topic: Callable[[], bool],
     own_subject: bool | None,
     uncovered_like: bool = False,
 ) -> Reading:
     """Return how a message leans on the conversation when `read_follow_up` found none, given
-    what the folder alone made of it (`answered`; `off_topic`: it names an uncovered topic;
-    `uncovered_like`: it is nearer one than a learning question) and whether its words name a
-    subject of their own (None: the words cannot tell, in a language the parser does not read).
+    what the folder alone made of it (`answered`; `off_topic`: asked only when the message
+    would lean, whether it names an uncovered topic; `uncovered_like`: it is nearer one than a
+    learning question) and whether its words name a subject of their own (None: the words
+    cannot tell, in a language the parser does not read).
 
     Up to `MAX_LEANING_WORDS`, a cue word decides as in a short message ("ok ma per iscriversi
     serve qualche documento particolare?") when the folder alone would not answer the message,
@@ -179,14 +186,16 @@ def leaning_reading(
     when the folder alone would not answer it, it names no subject ("mia figlia ha 15 anni, va
     bene lo stesso?") and it is no nearer an uncovered topic. An uncovered topic never leans.
     """
-    if not context.questions or off_topic or len(text.split()) > MAX_LEANING_WORDS:
+    if not context.questions or len(text.split()) > MAX_LEANING_WORDS:
         return Reading()
     cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS, weak=True)
     if cued != Reading() and (not answered or own_subject is False):
-        return cued
-    if answered or own_subject or uncovered_like:
+        leaning = cued
+    elif answered or own_subject or uncovered_like:
         return Reading()
-    return Reading(refinement=True)
+    else:
+        leaning = Reading(refinement=True)
+    return Reading() if off_topic() else leaning
 
 
 def subject_records(answer: Answer) -> tuple[tuple[str, str], ...]:

@@ -222,7 +222,7 @@ class AnswerEngine:
             understood.question,
             conversation,
             answered=verdict.answer,
-            off_topic=self._names_uncovered(understood.question),
+            off_topic=lambda: self._names_uncovered(understood.question),
             own_subject=understood.parsed.names_subject() if understood.lang in PARSED else None,
             uncovered_like=_nearer_uncovered(verdict),
         )
