@@ -367,6 +367,7 @@ def _application(
     # One chat's updates one after the other, across replicas on PostgreSQL; the processor
     # writes the chat's data back before the chat's lock goes.
     persistence = SQLPersistence(storage=deps.storage, run=deps.db)
+    processor = serial_processor(engine=deps.storage.engine, persistence=persistence)
     builder = (
         ApplicationBuilder()
         .token(token)
@@ -385,7 +386,8 @@ def _application(
                 on_undelivered=undelivered_recorder(deps),
             )
         )
-        .concurrent_updates(serial_processor(engine=deps.storage.engine, persistence=persistence))
+        .concurrent_updates(processor)
+        .update_queue(processor.arrivals)
         .persistence(persistence)
         # httpcore checks every pooled connection on each request: a small pool is faster.
         .connection_pool_size(8)

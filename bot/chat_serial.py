@@ -7,6 +7,12 @@ it holds them PTB refreshes the user's and the chat's data from the database
 (`SQLPersistence.refresh_*`), runs the handlers, and the processor writes the data back before
 letting go, so the chat's next update, on whichever replica, starts from what this one left.
 
+Order across replicas rests on the inbox: an update is noted there before the webhook answers
+Telegram (the processor's `arrivals` queue is the application's update queue, and PTB's webhook
+handler awaits `put` before it replies). Telegram posts a chat's next update only once the
+previous one was accepted, so an older update is always in the inbox before a younger one of the
+same chat is handled, on any replica.
+
 Taking the chat lock before the concurrency slot keeps a chat that floods the bot from filling
 the slots other chats need. On SQLite (one process) only the asyncio lock is used.
 
@@ -59,6 +65,27 @@ def chat_of(update: object) -> int | None:
     return None
 
 
+class InboxQueue(asyncio.Queue[object]):
+    """The application's update queue: notes each update in the chat inbox before queueing it."""
+
+    def __init__(self, locks: ChatLocks) -> None:
+        super().__init__()
+        self._locks = locks
+        self.noted: set[int] = set()  # update ids noted here, not yet handled
+
+    async def put(self, item: object) -> None:
+        """Note the update in the inbox (so the webhook's reply comes after), then queue it."""
+        chat_id = chat_of(item)
+        if chat_id is not None and isinstance(item, Update):
+            try:
+                await self._locks.receive(chat_id=chat_id, update_id=item.update_id,
+                                          payload=json.dumps(item.to_dict()))
+                self.noted.add(item.update_id)
+            except ChatLockUnavailable as error:
+                log.warning("update not noted in the chat inbox: %s", error)
+        await super().put(item)
+
+
 class ChatSerialProcessor(BaseUpdateProcessor):
     """Handle one chat's updates one at a time (across replicas with `locks`), chats in parallel."""
 
@@ -72,6 +99,10 @@ class ChatSerialProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks = locks
         self._persistence = persistence
+        #: The update queue to give the application (it notes updates in the inbox on arrival).
+        self.arrivals: asyncio.Queue[object] = (
+            InboxQueue(locks) if locks is not None else asyncio.Queue()
+        )
         self._chats: dict[int, _Entry] = {}
         self.duplicates = 0  # updates skipped because another replica had handled them
         self.taken_over = 0  # updates of dead replicas handled here
@@ -110,13 +141,21 @@ class ChatSerialProcessor(BaseUpdateProcessor):
             return
         if self._locks is not None and isinstance(update, Update):
             self._start_sweeper(coroutine)
-            try:
-                await self._locks.receive(chat_id=chat_id, update_id=update.update_id,
-                                          payload=json.dumps(update.to_dict()))
-            except ChatLockUnavailable as error:
-                log.warning("update not noted in the chat inbox: %s", error)
+            await self._note(chat_id, update)
         async with self._local(chat_id), self._semaphore:
             await self.do_process_update(update, coroutine)
+
+    async def _note(self, chat_id: int, update: Update) -> None:
+        """Note the update in the inbox unless the update queue did on arrival."""
+        assert self._locks is not None
+        if isinstance(self.arrivals, InboxQueue) and update.update_id in self.arrivals.noted:
+            self.arrivals.noted.discard(update.update_id)
+            return
+        try:
+            await self._locks.receive(chat_id=chat_id, update_id=update.update_id,
+                                      payload=json.dumps(update.to_dict()))
+        except ChatLockUnavailable as error:
+            log.warning("update not noted in the chat inbox: %s", error)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Handle the update, holding the chat's lock across replicas when there are any."""

@@ -70,6 +70,24 @@ async def test_one_chat_across_two_replicas_runs_in_update_order(
         assert before[3] <= after[2] + 0.01  # never at the same time
 
 
+async def test_an_update_is_in_the_inbox_before_its_arrival_is_acknowledged(
+    two_replicas: tuple[ChatSerialProcessor, ChatSerialProcessor],
+) -> None:
+    # PTB's webhook replies to Telegram once `put` returns; Telegram then posts the chat's next
+    # update, perhaps to another replica, which must find this one waiting in the inbox.
+    a, b = two_replicas
+    spans = Spans()
+    await a.arrivals.put(text_update(61, 650))  # accepted by A, not yet handled
+    younger = asyncio.create_task(
+        b.process_update(text_update(62, 650), spans.handle("B", 62, 0.0)))
+    await asyncio.sleep(0.5)
+    assert spans.runs == []  # B waits for A's older update of the chat
+    older = await a.arrivals.get()
+    await a.process_update(older, spans.handle("A", 61, 0.0))
+    await younger
+    assert [run[1] for run in spans.runs] == [61, 62]
+
+
 async def test_different_chats_on_two_replicas_run_in_parallel(
     two_replicas: tuple[ChatSerialProcessor, ChatSerialProcessor],
 ) -> None:
