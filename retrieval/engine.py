@@ -181,10 +181,13 @@ class AnswerEngine:
             if (answered := self._about_records(about, conversation, moment)) is not None:
                 answer = self._composer.with_helplines(answered, detection)
                 return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
-        elif leaning.refinement:
+        elif leaning.refinement and not (verdict.answer and _new_record(ranked, conversation)):
+            # A message whose own words lead to a record not shown yet ("e il concerto di natale
+            # si fa quest'anno?") asks about it; otherwise, the previous question changed by
+            # these words, when that is answered.
             again = self._understand(question, lang, filters, moment, conversation, leaning)
             found = self._search(again)
-            if found[2].answer:  # the previous question, changed by these words, is answered
+            if found[2].answer:
                 understood, (hits, ranked, verdict) = again, found
         answer, route = self._composer.compose(understood, hits, ranked, verdict, moment)
         follow_up = "refinement" if understood.reading.refinement else ""
@@ -379,6 +382,12 @@ class AnswerEngine:
     def safeguarding_contacts(self, lang: str) -> list[ContactInfo]:
         """Return the helplines for danger or distress, emergency numbers first."""
         return self.catalogue.safeguarding_contacts(lang)
+
+
+def _new_record(ranked: list[Ranked], conversation: Context) -> bool:
+    """Return True when the best match is a programme or event the conversation has not shown."""
+    shown = {record_id for _, record_id in conversation.records}
+    return bool(ranked) and ranked[0].kind in ("programme", "event") and ranked[0].key not in shown
 
 
 def _nearer_uncovered(verdict: Verdict) -> bool:

@@ -639,6 +639,28 @@ def test_a_longer_follow_up_leans_and_a_new_subject_or_an_uncovered_topic_does_n
     assert bus.abstained and bus.follow_up != "attribute", shown(bus)
 
 
+def test_a_follow_up_whose_words_find_another_record_asks_about_that_record(
+    assistant: Assistant,
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask(
+        "mia figlia ha 12 anni e vorrebbe imparare il clarinetto ma lo strumento costa troppo"
+        " per noi, c'è una scuola di musica a picanello?",
+        now=NOW,
+    )
+    assert first.cards and first.cards[0].id == "banda-musicale-giovani", shown(first)
+    context = after_answer(Context(), first)
+    # Read with the previous question, these words would find the band again.
+    concert = assistant.ask(
+        "e il concerto di natale dei ragazzi in piazza si fa? ci andremmo tutti",
+        now=NOW,
+        context=context,
+    )
+    assert concert.cards and concert.cards[0].id == "ev-concerto-banda-natale", shown(concert)
+    assert "ANNULLATO" in shown(concert)
+
+
 def test_an_event_added_this_month_is_found_by_a_month_question(services: Services) -> None:
     added = services.settings.knowledge_dir / "events" / "added-december.yaml"
     added.write_text(
