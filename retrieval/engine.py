@@ -46,7 +46,7 @@ from retrieval.passage import PassageComposer
 from retrieval.query import QueryParser, merge_filters
 from retrieval.rank import Ranked, rank_documents
 from retrieval.records import Catalogue, KnowledgeSource
-from retrieval.search import Searcher, Weights
+from retrieval.search import TITLE_WEIGHT, Searcher, Weights
 from retrieval.smalltalk import SmalltalkDetector
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters, Hit
 from retrieval.understanding import Detection, Safeguard, Understood
@@ -59,7 +59,9 @@ WEEKDAY_WINDOW = dt.timedelta(days=7)
 SWITCH_CONFIDENCE = 0.9  # to reply in another language than the conversation's
 SWITCH_WORDS = 3
 PARSED = ("it", "en")  # the languages whose filters and dates the question parser reads
-DENSE_ONLY = Weights(dense=1.0, lexical=0.0, title=0.0)
+# Meaning alone, for a question in a language the index does not stem: the passage's and the
+# title's cosine (both language-agnostic), no word matches.
+MEANING_ONLY = Weights(dense=1.0, lexical=0.0, title=TITLE_WEIGHT)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
@@ -323,7 +325,7 @@ class AnswerEngine:
         if written is not None and written not in LEXICAL_LANGUAGES:
             # Word matching only works in the languages the index stems: a Polish question's
             # words match Italian pages by accident. Meaning alone ranks it.
-            return self._searcher.search(text, k=SEARCH_K, weights=DENSE_ONLY)
+            return self._searcher.search(text, k=SEARCH_K, weights=MEANING_ONLY)
         return self._searcher.search(text, k=SEARCH_K)
 
     def _coverage(self, understood: Understood) -> float | None:

@@ -684,6 +684,15 @@ def test_an_event_added_this_month_is_found_by_a_month_question(services: Servic
         services.knowledge.reload()
 
 
+def test_a_question_in_a_language_the_index_does_not_stem_finds_the_record_it_names(
+    assistant: Assistant,
+) -> None:
+    # Word matches are off for Polish; the records' titles still count, by meaning.
+    answer = assistant.ask("kurs angielskiego dla dorosłych wieczorem", now=NOW)
+    assert not answer.abstained, shown(answer)
+    assert answer.sources[0].record_id == "english-adults-evening", shown(answer)
+
+
 def test_cards_say_when_they_are_described_in_another_language(assistant: Assistant) -> None:
     answer = assistant.ask("cours d'informatique pour les seniors", now=NOW)
     assert answer.lang == "fr" and answer.cards
