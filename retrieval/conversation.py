@@ -171,14 +171,14 @@ def leaning_reading(
     *,
     answered: bool,
     off_topic: Callable[[], bool],
-    own_subject: bool | None,
+    own_subject: Callable[[], bool],
     uncovered_like: bool = False,
 ) -> Reading:
     """Return how a message leans on the conversation when `read_follow_up` found none, given
     what the folder alone made of it (`answered`; `off_topic`: asked only when the message
     would lean, whether it names an uncovered topic; `uncovered_like`: it is nearer one than a
-    learning question) and whether its words name a subject of their own (None: the words
-    cannot tell, in a language the parser does not read).
+    learning question) and whether its words name a subject of their own (`own_subject`, asked
+    only when it decides).
 
     Up to `MAX_LEANING_WORDS`, a cue word decides as in a short message ("ok ma per iscriversi
     serve qualche documento particolare?") when the folder alone would not answer the message,
@@ -189,9 +189,9 @@ def leaning_reading(
     if not context.questions or len(text.split()) > MAX_LEANING_WORDS:
         return Reading()
     cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS, weak=True)
-    if cued != Reading() and (not answered or own_subject is False):
+    if cued != Reading() and (not answered or not own_subject()):
         leaning = cued
-    elif answered or own_subject or uncovered_like:
+    elif answered or uncovered_like or own_subject():
         return Reading()
     else:
         leaning = Reading(refinement=True)

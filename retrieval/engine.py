@@ -110,6 +110,7 @@ class AnswerEngine:
         )
         self._topics = TopicInventory(embeddings=embeddings)
         self._parser_lock = threading.Lock()
+        self._last_rest: tuple[str, np.ndarray] | None = None  # see _without_cues
         self._parser: tuple[int, QueryParser] | None = None
 
     @property
@@ -228,7 +229,11 @@ class AnswerEngine:
             conversation,
             answered=verdict.answer,
             off_topic=lambda: self._names_uncovered(understood.question),
-            own_subject=understood.parsed.names_subject() if understood.lang in PARSED else None,
+            own_subject=lambda: (
+                understood.parsed.names_subject()
+                if (understood.written or understood.lang) in PARSED
+                else self._names_learning_subject(understood.question)
+            ),
             uncovered_like=_nearer_uncovered(verdict),
         )
 
@@ -267,7 +272,7 @@ class AnswerEngine:
         parser_lang = language if language in PARSED else None
         reading = reading if reading is not None else read_follow_up(text, conversation)
         if reading.attribute is not None and (
-            self._names_subject(text, parser_lang, now) or self._names_uncovered(text)
+            self._names_subject(text, written or language, now) or self._names_uncovered(text)
         ):
             # "where can I learn English?" asks about English courses, "quanto costa
             # l'abbonamento del bus?" about a bus pass: not about the records just shown.
@@ -291,14 +296,34 @@ class AnswerEngine:
     def _names_uncovered(self, text: str) -> bool:
         """Return True when a message, its follow-up cue words aside, names a topic the folder
         does not cover."""
+        rest = self._without_cues(text)
+        return rest is not None and self._gate.names_uncovered(rest)
+
+    def _names_subject(self, text: str, lang: str, now: dt.datetime) -> bool:
+        """Return True when the message's own words name what it is about: the parser tells in
+        the languages it reads; elsewhere, the words left without cue words are a learning
+        subject ("gdzie mogę uczyć się angielskiego?"). `lang`: the language it is written in."""
+        if lang in PARSED:
+            return self._query_parser().parse(text, lang=lang, now=now).names_subject()
+        return self._names_learning_subject(text)
+
+    def _names_learning_subject(self, text: str) -> bool:
+        """Return True when a message, its follow-up cue words aside, names a learning subject."""
+        rest = self._without_cues(text)
+        return rest is not None and self._gate.names_learning_topic(rest)
+
+    def _without_cues(self, text: str) -> np.ndarray | None:
+        """Return the vector of a message without its follow-up cue words (None: nothing left);
+        the last one is kept, as a message is asked about twice."""
         rest = without_cues(text)
         if not any(char.isalnum() for char in rest):
-            return False
-        return self._gate.names_uncovered(np.asarray(self._embeddings.embed_query(rest)))
-
-    def _names_subject(self, text: str, lang: str | None, now: dt.datetime) -> bool:
-        """Return True when the message's own words name what it is about."""
-        return self._query_parser().parse(text, lang=lang, now=now).names_subject()
+            return None
+        last = self._last_rest
+        if last is not None and last[0] == rest:
+            return last[1]
+        vector = np.asarray(self._embeddings.embed_query(rest), dtype=np.float32)
+        self._last_rest = (rest, vector)
+        return vector
 
     def _query_parser(self) -> QueryParser:
         kb = self._knowledge.current

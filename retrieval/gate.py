@@ -39,6 +39,11 @@ COVERED = 0.45
 # An abstention names the uncovered topic only when the question is this close to its examples
 # and closer to them than to the folder ("domani" alone is no weather question: it lists events).
 NAMED_OFF_TOPIC = 0.48
+# A message's words (follow-up cue words aside) name a subject of their own when they are this
+# close to a learning question ("wo kann ich Italienisch lernen?": 0.63). Set between the
+# remainders of the dev conversations' follow-ups (at most 0.40: "es en sabado? trabajamos hasta
+# tarde") and of new questions written in nine languages (at least 0.44).
+NAMED_ON_TOPIC = 0.42
 NEIGHBOURS = 3
 MODEL_FILE = Path(__file__).parent / "data" / "gate.yaml"
 
@@ -215,6 +220,18 @@ class RelevanceGate:
         nearest = uncovered[0].similarity
         return nearest >= NAMED_OFF_TOPIC and nearest > (
             learning[0].similarity if learning else 0.0
+        )
+
+    def names_learning_topic(self, vector: np.ndarray) -> bool:
+        """Return True when `vector` names a learning subject: at least `NAMED_ON_TOPIC` close to
+        a learning question and closer to one than to any uncovered topic."""
+        learning = _closest(self._on_topics, vector)
+        uncovered = _closest(self._off_topics, vector)
+        if not learning:
+            return False
+        nearest = learning[0].similarity
+        return nearest >= NAMED_ON_TOPIC and nearest > (
+            uncovered[0].similarity if uncovered else 0.0
         )
 
     def judge(

@@ -639,6 +639,24 @@ def test_a_longer_follow_up_leans_and_a_new_subject_or_an_uncovered_topic_does_n
     assert bus.abstained and bus.follow_up != "attribute", shown(bus)
 
 
+def test_in_a_language_the_parser_does_not_read_a_follow_up_leans_unless_it_names_a_subject(
+    assistant: Assistant,
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask("corso di italiano gratis la sera a librino", now=NOW)
+    context = after_answer(Context(), first)
+    cost = assistant.ask(
+        "¿cuánto cuesta? no tenemos mucho dinero este mes", now=NOW, context=context
+    )
+    assert cost.follow_up == "attribute", shown(cost)
+    assert cost.cards[0].id == "ita-l2-librino-sera"
+    # "Where can I learn English?": a "where" about English courses, not the Italian one.
+    english = assistant.ask("gdzie mogę uczyć się angielskiego?", now=NOW, context=context)
+    assert english.follow_up != "attribute", shown(english)
+    assert not english.cards or english.cards[0].id != "ita-l2-librino-sera", shown(english)
+
+
 def test_a_follow_up_whose_words_find_another_record_asks_about_that_record(
     assistant: Assistant,
 ) -> None:

@@ -152,28 +152,28 @@ def test_a_longer_detail_question_leans_unless_it_names_its_own_subject(
     text: str, attribute: str
 ) -> None:
     assert read_follow_up(text, SHOWN) == Reading()  # too long for the cue words alone
-    leaning = leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=False)
+    leaning = leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=NEVER)
     assert leaning.attribute == attribute
-    own = leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=True)
+    own = leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=ALWAYS)
     assert own == Reading()
 
 
 def test_a_cue_less_message_leans_only_when_the_folder_alone_would_not_answer_it() -> None:
     text = "my daughter is 15, is she still ok for it"
-    alone = leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=False)
+    alone = leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=NEVER)
     assert alone.refinement  # "is she" ... "it": a pronoun
     text = "mia figlia ha 15 anni, ormai è grande"
-    assert leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=False) == (
+    assert leaning_reading(text, SHOWN, answered=True, off_topic=NEVER, own_subject=NEVER) == (
         Reading()
     )
-    assert leaning_reading(text, SHOWN, answered=False, off_topic=NEVER, own_subject=False) == (
+    assert leaning_reading(text, SHOWN, answered=False, off_topic=NEVER, own_subject=NEVER) == (
         Reading(refinement=True)
     )
     # An uncovered topic, or no conversation at all, never leans.
-    assert leaning_reading(text, SHOWN, answered=False, off_topic=ALWAYS, own_subject=False) == (
+    assert leaning_reading(text, SHOWN, answered=False, off_topic=ALWAYS, own_subject=NEVER) == (
         Reading()
     )
-    assert leaning_reading(text, Context(), answered=False, off_topic=NEVER, own_subject=False) == (
+    assert leaning_reading(text, Context(), answered=False, off_topic=NEVER, own_subject=NEVER) == (
         Reading()
     )
 
