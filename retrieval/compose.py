@@ -27,6 +27,11 @@ from retrieval.understanding import Detection, Understood
 MAX_SOURCES = 5
 CARDS_OVER_GUIDE = 0.85  # a record this close to the best guide makes a course question cards
 RECORDS_NEAR = 0.4  # ...or this close, when its constraints (free, where, when) are about records
+# A record whose title is this close to the question, and closer than the best guide's title by
+# NAMED_TITLE_MARGIN, is the one the resident names ("dyslexia talk for parents"); set on the
+# dev halves, where no guide question's best record came this close.
+NAMED_TITLE = 0.6
+NAMED_TITLE_MARGIN = 0.2
 SAME_LANGUAGE_RATIO = 0.9  # a guide in the question's language this close to the best wins
 TWIN_TOPIC_SHARE = 0.5  # ...when it shares this much of its topics (a translation)
 SNIPPET_CHARS = 300
@@ -71,11 +76,8 @@ class Composer:
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None:
                 return carded, "cards"
-        elif not hours_only and (record := outmatching_record(ranked)) is not None:
-            # "community garden plot", "repair cafe in de bibliotheek": the words name a record.
-            carded = self._card_answer(understood, hits, ranked, now)
-            if carded is not None and carded.cards and carded.cards[0].id == record.key:
-                return carded, "cards"
+        elif not hours_only and (carded := self._named_record(understood, hits, ranked, now)):
+            return carded, "cards"
         guide = self._guide_answer(understood, hits, ranked, now)
         if guide is None:
             return self.abstain(understood, ranked), "abstain"
@@ -126,6 +128,33 @@ class Composer:
             sources=self._sources(cards, ranked, lang=lang),
             cards=tuple(cards),
             filters=wanted,
+        )
+
+    def _named_record(
+        self, understood: Understood, hits: list[Hit], ranked: list[Ranked], now: dt.datetime
+    ) -> Answer | None:
+        """Answer with the record the words name, when one outmatches the best guide ("community
+        garden plot", "repair cafe in de bibliotheek") or its title is all but repeated
+        ("università della terza età iscrizione": its card, whatever filters the words suggest)."""
+        record = outmatching_record(ranked)
+        if record is not None:
+            carded = self._card_answer(understood, hits, ranked, now)
+            if carded is not None and carded.cards and carded.cards[0].id == record.key:
+                return carded
+        named = named_record(ranked)
+        if named is None:
+            return None
+        card = self._catalogue.card(named.kind, named.key, lang=understood.lang, now=now)  # type: ignore[arg-type]
+        if card is None:
+            return None
+        return Answer(
+            question=understood.text,
+            lang=understood.lang,
+            text=t("answers.cards_intro", understood.lang),
+            abstained=False,
+            sources=self._sources([card], ranked, lang=understood.lang),
+            cards=(card,),
+            filters=understood.filters,
         )
 
     def _guide_answer(
@@ -346,6 +375,20 @@ def outmatching_record(ranked: Sequence[Ranked]) -> Ranked | None:
     if record is None or record.best.score < guide.best.score or record.dense < guide.dense:
         return None
     return record
+
+
+def named_record(ranked: Sequence[Ranked]) -> Ranked | None:
+    """Return the programme or event whose title the question all but repeats, when a guide
+    leads: its title is `NAMED_TITLE` close to the question and `NAMED_TITLE_MARGIN` closer
+    than the guide's."""
+    if not ranked or ranked[0].kind in ("programme", "event"):
+        return None
+    records = [doc for doc in ranked if doc.kind in ("programme", "event")]
+    if not records:
+        return None
+    named = max(records, key=lambda doc: doc.best.title)
+    floor = max(NAMED_TITLE, ranked[0].best.title + NAMED_TITLE_MARGIN)
+    return named if named.best.title >= floor else None
 
 
 def _in_language(guides: Sequence[Ranked], lang: str) -> Ranked:

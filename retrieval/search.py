@@ -254,10 +254,9 @@ def fuse(
     for chunk_id, chunk in chunks.items():
         d = dense.get(chunk_id, dense_floor)
         lex = lexical.get(chunk_id, 0.0)
-        score = weights.dense * d + weights.lexical * lex
-        if weights.title:
-            score += weights.title * titles.get(real_title(chunk), 0.0)
-        hits.append(Hit(chunk=chunk, score=score, dense=d, lexical=lex))
+        title = titles.get(real_title(chunk), 0.0) if weights.title else 0.0
+        score = weights.dense * d + weights.lexical * lex + weights.title * title
+        hits.append(Hit(chunk=chunk, score=score, dense=d, lexical=lex, title=title))
     hits.sort(key=lambda hit: (-hit.score, hit.chunk.id))
     return hits
 

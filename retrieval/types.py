@@ -132,3 +132,4 @@ class Hit:
     score: float
     dense: float = 0.0
     lexical: float = 0.0
+    title: float = 0.0  # cosine of the query and the chunk's document title (0: not compared)

@@ -702,6 +702,15 @@ def test_an_event_added_this_month_is_found_by_a_month_question(services: Servic
         services.knowledge.reload()
 
 
+def test_a_question_that_repeats_a_record_title_gets_that_record_first(
+    assistant: Assistant,
+) -> None:
+    # A guide on digital skills for the over 60s scores well too; the resident named the course.
+    answer = assistant.ask("smartphone e tablet per gli over 60", now=NOW)
+    assert answer.cards and answer.cards[0].id == "smartphone-over60-picanello", shown(answer)
+    assert answer.sources[0].record_id == "smartphone-over60-picanello", shown(answer)
+
+
 def test_a_question_in_a_language_the_index_does_not_stem_finds_the_record_it_names(
     assistant: Assistant,
 ) -> None:
