@@ -711,6 +711,19 @@ def test_a_question_that_repeats_a_record_title_gets_that_record_first(
     assert answer.sources[0].record_id == "smartphone-over60-picanello", shown(answer)
 
 
+def test_words_said_in_passing_do_not_push_aside_the_record_that_fits_best(
+    assistant: Assistant,
+) -> None:
+    # "italian" payslips and a part-time "job" are context: the money course fits the question,
+    # not an Italian course or a job-seekers' programme.
+    answer = assistant.ask(
+        "I'm a foreign student with my first part-time job, how do italian payslips and bank"
+        " accounts work? any help?",
+        now=NOW,
+    )
+    assert answer.cards and answer.cards[0].id == "money-basics-young", shown(answer)
+
+
 def test_a_question_in_a_language_the_index_does_not_stem_finds_the_record_it_names(
     assistant: Assistant,
 ) -> None:
