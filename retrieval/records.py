@@ -166,8 +166,11 @@ class Catalogue:
         on_topic = [c for c in chosen if set(wanted.topics) & {str(t) for t in c.record.topics}]
         if not audiences:
             return on_topic
-        # Made for the asked audience first; open to everyone only when none is.
+        # Made for the asked audience first, unless the search clearly prefers another record
+        # (as in `focus`); open to everyone only when none is made for it.
         made_for = [c for c in on_topic if audiences & {str(a) for a in c.record.audiences}]
+        if made_for and made_for[0].score < FOCUS_RATIO * on_topic[0].score:
+            return on_topic
         return made_for or [
             c for c in on_topic if "everyone" in {str(a) for a in c.record.audiences}
         ]

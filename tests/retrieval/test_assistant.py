@@ -724,6 +724,23 @@ def test_words_said_in_passing_do_not_push_aside_the_record_that_fits_best(
     assert answer.cards and answer.cards[0].id == "money-basics-young", shown(answer)
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "mio padre ha 70 anni, vive con noi e vuole imparare a usare il computer per parlare con"
+        " la famiglia. c'è un corso?",
+        "mi padre tiene 70 años, vive con nosotros y quiere aprender a usar el ordenador para"
+        " hablar con la familia. ¿hay algún curso?",
+    ],
+)
+def test_a_family_word_in_passing_does_not_make_a_family_event_the_answer(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert answer.cards and answer.cards[0].id == "computer-base-senior-cibali", shown(answer)
+    assert answer.sources[0].record_id == "computer-base-senior-cibali", shown(answer)
+
+
 def test_a_question_in_a_language_the_index_does_not_stem_finds_the_record_it_names(
     assistant: Assistant,
 ) -> None:
