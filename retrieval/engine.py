@@ -281,6 +281,10 @@ class AnswerEngine:
         if reading.refinement:
             searched = f"{conversation.last_question} {text}"[-MAX_QUESTION_CHARS:]
         parsed = self._query_parser().parse(searched, lang=parser_lang, now=now)
+        if searched != text:
+            # "e sabato?" after "il repair cafe venerdì?": the new day replaces the old one.
+            own = self._query_parser().parse(text, lang=parser_lang, now=now).filters
+            parsed = replace(parsed, filters=_replaced(parsed.filters, own))
         wanted = merge_filters(parsed.filters, filters)
         has_window = wanted.starts_after is not None or wanted.starts_before is not None
         if parsed.wants_events and wanted.weekdays and not has_window:
@@ -409,6 +413,18 @@ class AnswerEngine:
     def safeguarding_contacts(self, lang: str) -> list[ContactInfo]:
         """Return the helplines for danger or distress, emergency numbers first."""
         return self.catalogue.safeguarding_contacts(lang)
+
+
+# Filters a refinement replaces rather than adds to ("e sabato?", "e la mattina?", "e a Librino?").
+_REPLACED = ("weekdays", "time_of_day", "districts")
+
+
+def _replaced(previous: Filters, own: Filters) -> Filters:
+    """Return the filters of a refined question, the message's own day, time and place first."""
+    changes = {name: getattr(own, name) for name in _REPLACED if getattr(own, name)}
+    if own.starts_after is not None or own.starts_before is not None:
+        changes.update(starts_after=own.starts_after, starts_before=own.starts_before)
+    return replace(previous, **changes)
 
 
 def _new_record(ranked: list[Ranked], conversation: Context) -> bool:

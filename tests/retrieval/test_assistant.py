@@ -657,6 +657,17 @@ def test_in_a_language_the_parser_does_not_read_a_follow_up_leans_unless_it_name
     assert not english.cards or english.cards[0].id != "ita-l2-librino-sera", shown(english)
 
 
+def test_a_refinement_with_another_day_replaces_the_day(assistant: Assistant) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    friday = assistant.ask("che eventi ci sono venerdì?", now=NOW)
+    assert friday.cards and all(c.next_start and c.next_start.weekday() == 4 for c in friday.cards)
+    saturday = assistant.ask("e sabato?", now=NOW, context=after_answer(Context(), friday))
+    assert saturday.follow_up == "refinement" and saturday.cards, shown(saturday)
+    days = {c.next_start.weekday() if c.next_start else None for c in saturday.cards}
+    assert days == {5}, shown(saturday)
+
+
 def test_a_follow_up_whose_words_find_another_record_asks_about_that_record(
     assistant: Assistant,
 ) -> None:
