@@ -39,7 +39,7 @@ from retrieval.conversation import (
     without_cues,
 )
 from retrieval.gate import RelevanceGate, TopicInventory, Verdict
-from retrieval.language import Identified, LanguageIdentifier
+from retrieval.language import EMBEDDED_LANGUAGES, Identified, LanguageIdentifier
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
 from retrieval.llm import LLMPhraser
 from retrieval.passage import PassageComposer
@@ -62,6 +62,7 @@ PARSED = ("it", "en")  # the languages whose filters and dates the question pars
 # Meaning alone, for a question in a language the index does not stem: the passage's and the
 # title's cosine (both language-agnostic), no word matches.
 MEANING_ONLY = Weights(dense=1.0, lexical=0.0, title=TITLE_WEIGHT)
+DENSE_ONLY = Weights(dense=1.0, lexical=0.0, title=0.0)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
@@ -353,8 +354,11 @@ class AnswerEngine:
         written = understood.written
         if written is not None and written not in LEXICAL_LANGUAGES:
             # Word matching only works in the languages the index stems: a Polish question's
-            # words match Italian pages by accident. Meaning alone ranks it.
-            return self._searcher.search(text, k=SEARCH_K, weights=MEANING_ONLY)
+            # words match Italian pages by accident. Meaning alone ranks it; in a language the
+            # embedding does not cover (Ukrainian, Romanian) titles mean no more than passages,
+            # so the passage's cosine alone, as plain dense retrieval.
+            weights = MEANING_ONLY if written in EMBEDDED_LANGUAGES else DENSE_ONLY
+            return self._searcher.search(text, k=SEARCH_K, weights=weights)
         return self._searcher.search(text, k=SEARCH_K)
 
     def _coverage(self, understood: Understood) -> float | None:
