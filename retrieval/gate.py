@@ -149,6 +149,19 @@ def _closest(bank: ExampleBank | None, vector: np.ndarray) -> list[Nearest]:
     return bank.closest(vector, NEIGHBOURS) if bank is not None else []
 
 
+def _names(
+    bank: ExampleBank | None, other: ExampleBank | None, vector: np.ndarray, floor: float
+) -> bool:
+    """Return True when `vector` is at least `floor` close to an example of `bank` and closer
+    to it than to any example of `other`."""
+    mine = _closest(bank, vector)
+    theirs = _closest(other, vector)
+    if not mine:
+        return False
+    nearest = mine[0].similarity
+    return nearest >= floor and nearest > (theirs[0].similarity if theirs else 0.0)
+
+
 def _mean_similarity(nearest: Sequence[Nearest]) -> float:
     return float(np.mean([n.similarity for n in nearest])) if nearest else 0.0
 
@@ -213,26 +226,12 @@ class RelevanceGate:
     def names_uncovered(self, vector: np.ndarray) -> bool:
         """Return True when `vector` names a topic the folder does not cover: it is at least
         `NAMED_OFF_TOPIC` close to one and closer to it than to any learning question."""
-        uncovered = _closest(self._off_topics, vector)
-        learning = _closest(self._on_topics, vector)
-        if not uncovered:
-            return False
-        nearest = uncovered[0].similarity
-        return nearest >= NAMED_OFF_TOPIC and nearest > (
-            learning[0].similarity if learning else 0.0
-        )
+        return _names(self._off_topics, self._on_topics, vector, NAMED_OFF_TOPIC)
 
     def names_learning_topic(self, vector: np.ndarray) -> bool:
         """Return True when `vector` names a learning subject: at least `NAMED_ON_TOPIC` close to
         a learning question and closer to one than to any uncovered topic."""
-        learning = _closest(self._on_topics, vector)
-        uncovered = _closest(self._off_topics, vector)
-        if not learning:
-            return False
-        nearest = learning[0].similarity
-        return nearest >= NAMED_ON_TOPIC and nearest > (
-            uncovered[0].similarity if uncovered else 0.0
-        )
+        return _names(self._on_topics, self._off_topics, vector, NAMED_ON_TOPIC)
 
     def judge(
         self,

@@ -18,6 +18,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from app.root import Services, build_services
 from learncity.settings import Settings
+from retrieval.conversation import Context
 from retrieval.engine import AnswerEngine as Assistant
 from retrieval.types import Answer
 from terminal.render import render_answer
@@ -615,46 +616,45 @@ def test_a_follow_up_is_answered_about_the_previous_records(assistant: Assistant
     assert not alone.cards or alone.cards[0].id != "ita-l2-librino-sera"
 
 
-def test_a_longer_follow_up_leans_and_a_new_subject_or_an_uncovered_topic_does_not(
-    assistant: Assistant,
-) -> None:
+def after_the_librino_course(assistant: Assistant) -> Context:
+    """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer
 
     first = assistant.ask("corso di italiano gratis la sera a librino", now=NOW)
-    context = after_answer(Context(), first)
-    documents = assistant.ask(
-        "ok ma per iscriversi serve qualche documento particolare?", now=NOW, context=context
-    )
-    assert documents.follow_up == "attribute", shown(documents)
-    assert documents.cards[0].id == "ita-l2-librino-sera"
-    # A detail asked about a subject the message names is a question of its own.
-    english = assistant.ask(
-        "dove posso imparare l'inglese la sera vicino a librino?", now=NOW, context=context
-    )
-    assert english.follow_up != "attribute" and not english.abstained, shown(english)
+    assert first.cards and first.cards[0].id == "ita-l2-librino-sera", shown(first)
+    return after_answer(Context(), first)
+
+
+@pytest.mark.parametrize(
+    ("detail", "new_subject"),
+    [
+        (
+            "ok ma per iscriversi serve qualche documento particolare?",
+            "dove posso imparare l'inglese la sera vicino a librino?",
+        ),
+        # In languages the question parser does not read, the words themselves tell.
+        ("¿cuánto cuesta? no tenemos mucho dinero este mes", "gdzie mogę uczyć się angielskiego?"),
+    ],
+)
+def test_a_longer_follow_up_leans_unless_it_names_its_own_subject(
+    assistant: Assistant, detail: str, new_subject: str
+) -> None:
+    context = after_the_librino_course(assistant)
+    about = assistant.ask(detail, now=NOW, context=context)
+    assert about.follow_up == "attribute", shown(about)
+    assert about.cards[0].id == "ita-l2-librino-sera"
+    # A detail asked about a subject the message names (English courses) is its own question.
+    own = assistant.ask(new_subject, now=NOW, context=context)
+    assert own.follow_up != "attribute" and not own.abstained, shown(own)
+
+
+def test_an_uncovered_topic_in_a_conversation_is_no_follow_up(assistant: Assistant) -> None:
+    context = after_the_librino_course(assistant)
     weather = assistant.ask("che tempo fa domani a librino?", now=NOW, context=context)
     assert weather.abstained, shown(weather)
     # A detail cue about a subject the folder does not cover is no follow-up either.
     bus = assistant.ask("quanto costa l'abbonamento del bus?", now=NOW, context=context)
     assert bus.abstained and bus.follow_up != "attribute", shown(bus)
-
-
-def test_in_a_language_the_parser_does_not_read_a_follow_up_leans_unless_it_names_a_subject(
-    assistant: Assistant,
-) -> None:
-    from retrieval.conversation import Context, after_answer
-
-    first = assistant.ask("corso di italiano gratis la sera a librino", now=NOW)
-    context = after_answer(Context(), first)
-    cost = assistant.ask(
-        "¿cuánto cuesta? no tenemos mucho dinero este mes", now=NOW, context=context
-    )
-    assert cost.follow_up == "attribute", shown(cost)
-    assert cost.cards[0].id == "ita-l2-librino-sera"
-    # "Where can I learn English?": a "where" about English courses, not the Italian one.
-    english = assistant.ask("gdzie mogę uczyć się angielskiego?", now=NOW, context=context)
-    assert english.follow_up != "attribute", shown(english)
-    assert not english.cards or english.cards[0].id != "ita-l2-librino-sera", shown(english)
 
 
 def test_a_refinement_with_another_day_replaces_the_day(assistant: Assistant) -> None:
