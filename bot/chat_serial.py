@@ -65,6 +65,17 @@ def chat_of(update: object) -> int | None:
     return None
 
 
+async def _noted(locks: ChatLocks, chat_id: int, update: Update) -> bool:
+    """Note an update in the chat inbox; False (and a warning) when the database is unreachable."""
+    try:
+        await locks.receive(chat_id=chat_id, update_id=update.update_id,
+                            payload=json.dumps(update.to_dict()))
+    except ChatLockUnavailable as error:
+        log.warning("update not noted in the chat inbox: %s", error)
+        return False
+    return True
+
+
 class InboxQueue(asyncio.Queue[object]):
     """The application's update queue: notes each update in the chat inbox before queueing it."""
 
@@ -76,13 +87,12 @@ class InboxQueue(asyncio.Queue[object]):
     async def put(self, item: object) -> None:
         """Note the update in the inbox (so the webhook's reply comes after), then queue it."""
         chat_id = chat_of(item)
-        if chat_id is not None and isinstance(item, Update):
-            try:
-                await self._locks.receive(chat_id=chat_id, update_id=item.update_id,
-                                          payload=json.dumps(item.to_dict()))
-                self.noted.add(item.update_id)
-            except ChatLockUnavailable as error:
-                log.warning("update not noted in the chat inbox: %s", error)
+        if (
+            isinstance(item, Update)
+            and chat_id is not None
+            and await _noted(self._locks, chat_id, item)
+        ):
+            self.noted.add(item.update_id)
         await super().put(item)
 
 
@@ -151,11 +161,7 @@ class ChatSerialProcessor(BaseUpdateProcessor):
         if isinstance(self.arrivals, InboxQueue) and update.update_id in self.arrivals.noted:
             self.arrivals.noted.discard(update.update_id)
             return
-        try:
-            await self._locks.receive(chat_id=chat_id, update_id=update.update_id,
-                                      payload=json.dumps(update.to_dict()))
-        except ChatLockUnavailable as error:
-            log.warning("update not noted in the chat inbox: %s", error)
+        await _noted(self._locks, chat_id, update)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Handle the update, holding the chat's lock across replicas when there are any."""

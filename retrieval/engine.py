@@ -22,7 +22,9 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -111,7 +113,6 @@ class AnswerEngine:
         )
         self._topics = TopicInventory(embeddings=embeddings)
         self._parser_lock = threading.Lock()
-        self._last_rest: tuple[str, np.ndarray] | None = None  # see _without_cues
         self._parser: tuple[int, QueryParser] | None = None
 
     @property
@@ -225,15 +226,16 @@ class AnswerEngine:
         """Return how a message that read no follow-up cue leans on the conversation."""
         if understood.reading != Reading():
             return Reading()  # already read as a follow-up
+        rest = cache(lambda: self._without_cues(understood.question))
         return leaning_reading(
             understood.question,
             conversation,
             answered=verdict.answer,
-            off_topic=lambda: self._names_uncovered(understood.question),
+            off_topic=lambda: self._gate_names(rest(), uncovered=True),
             own_subject=lambda: (
                 understood.parsed.names_subject()
                 if (understood.written or understood.lang) in PARSED
-                else self._names_learning_subject(understood.question)
+                else self._gate_names(rest(), uncovered=False)
             ),
             uncovered_like=_nearer_uncovered(verdict),
         )
@@ -272,8 +274,10 @@ class AnswerEngine:
         )
         parser_lang = language if language in PARSED else None
         reading = reading if reading is not None else read_follow_up(text, conversation)
+        rest = cache(lambda: self._without_cues(text))
         if reading.attribute is not None and (
-            self._names_subject(text, written or language, now) or self._names_uncovered(text)
+            self._names_subject(text, written or language, now, rest)
+            or self._gate_names(rest(), uncovered=True)
         ):
             # "where can I learn English?" asks about English courses, "quanto costa
             # l'abbonamento del bus?" about a bus pass: not about the records just shown.
@@ -298,37 +302,32 @@ class AnswerEngine:
         )
         return Understood(searched, text, language, written, parsed, wanted, reading, vector)
 
-    def _names_uncovered(self, text: str) -> bool:
-        """Return True when a message, its follow-up cue words aside, names a topic the folder
-        does not cover."""
-        rest = self._without_cues(text)
-        return rest is not None and self._gate.names_uncovered(rest)
-
-    def _names_subject(self, text: str, lang: str, now: dt.datetime) -> bool:
+    def _names_subject(
+        self, text: str, lang: str, now: dt.datetime, rest: Callable[[], np.ndarray | None]
+    ) -> bool:
         """Return True when the message's own words name what it is about: the parser tells in
-        the languages it reads; elsewhere, the words left without cue words are a learning
-        subject ("gdzie mogę uczyć się angielskiego?"). `lang`: the language it is written in."""
+        the languages it reads; elsewhere, the words left without cue words (`rest`) are a
+        learning subject ("gdzie mogę uczyć się angielskiego?"). `lang`: the language it is
+        written in."""
         if lang in PARSED:
             return self._query_parser().parse(text, lang=lang, now=now).names_subject()
-        return self._names_learning_subject(text)
+        return self._gate_names(rest(), uncovered=False)
 
-    def _names_learning_subject(self, text: str) -> bool:
-        """Return True when a message, its follow-up cue words aside, names a learning subject."""
-        rest = self._without_cues(text)
-        return rest is not None and self._gate.names_learning_topic(rest)
+    def _gate_names(self, rest: np.ndarray | None, *, uncovered: bool) -> bool:
+        """Return True when a message's words without cue words (`rest`, None: nothing left)
+        name a topic the folder does not cover (`uncovered`), or else a learning subject."""
+        if rest is None:
+            return False
+        if uncovered:
+            return self._gate.names_uncovered(rest)
+        return self._gate.names_learning_topic(rest)
 
     def _without_cues(self, text: str) -> np.ndarray | None:
-        """Return the vector of a message without its follow-up cue words (None: nothing left);
-        the last one is kept, as a message is asked about twice."""
+        """Return the vector of a message without its follow-up cue words (None: nothing left)."""
         rest = without_cues(text)
         if not any(char.isalnum() for char in rest):
             return None
-        last = self._last_rest
-        if last is not None and last[0] == rest:
-            return last[1]
-        vector = np.asarray(self._embeddings.embed_query(rest), dtype=np.float32)
-        self._last_rest = (rest, vector)
-        return vector
+        return np.asarray(self._embeddings.embed_query(rest), dtype=np.float32)
 
     def _query_parser(self) -> QueryParser:
         kb = self._knowledge.current
