@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.embedding import UniversalSentenceEncoder
-from retrieval.store import ChromaVectorIndex, VectorIndex
+from retrieval.store import SEARCH_EF, ChromaVectorIndex, VectorIndex
 from retrieval.types import Chunk
 
 OpenIndex = Callable[[], ChromaVectorIndex]
@@ -118,6 +118,17 @@ def test_query_finds_the_document_for_a_differently_worded_question(
     assert hits[0].chunk.metadata["free"] is False
 
 
+def test_nearest_ids_name_the_same_chunks_as_query_nearest_first(
+    filled: ChromaVectorIndex, embeddings: UniversalSentenceEncoder
+) -> None:
+    vector = embeddings.embed_query("where can my kid learn to swim?")
+    assert filled.nearest_ids(vector, k=3) == [hit.chunk.id for hit in filled.query(vector, k=3)]
+    assert filled.nearest_ids(vector, k=3)[0] == "chunk-swim"
+    assert filled.nearest_ids(vector, k=4, where={"free": True}) == ["chunk-italian"]
+    with pytest.raises(ValueError, match="at least 1"):
+        filled.nearest_ids(vector, k=0)
+
+
 def test_a_stored_vector_is_its_own_nearest_neighbour_with_cosine_one(
     filled: ChromaVectorIndex, embeddings: UniversalSentenceEncoder
 ) -> None:
@@ -210,6 +221,7 @@ def test_the_collection_records_our_embedding_function_not_chromas_default(
     assert function is not None
     assert function.name() == "learncity-langchain"
     assert (configuration.get("hnsw") or {}).get("space") == "cosine"
+    assert (configuration.get("hnsw") or {}).get("ef_search") == SEARCH_EF
 
 
 def test_bad_arguments_fail_with_the_constraint(filled: ChromaVectorIndex) -> None:

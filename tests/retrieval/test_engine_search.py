@@ -194,3 +194,24 @@ def test_in_memory_dense_ranking_agrees_with_chroma_and_honours_where(
     assert in_memory == from_chroma
     only = searcher.search(question, k=3, where={"path": "guides/library.md"})
     assert only and {hit.chunk.metadata["path"] for hit in only} == {"guides/library.md"}
+
+
+def test_a_folder_over_the_exact_scan_limit_ranks_chromas_candidates_by_exact_cosine(
+    tmp_path: Path, embeddings: UniversalSentenceEncoder
+) -> None:
+    index = ChromaVectorIndex(embeddings=embeddings, path=tmp_path)
+    exact = HybridSearcher(index=index, embeddings=embeddings)
+    Indexer(index=index, embeddings=embeddings, searcher=exact).sync(files_for(DOCS))
+    approximate = HybridSearcher(index=index, embeddings=embeddings, exact_limit=2)
+    asked: list[int] = []
+    nearest_ids = index.nearest_ids
+    index.nearest_ids = lambda vector, k, where=None: (  # type: ignore[method-assign]
+        asked.append(k) or nearest_ids(vector, k, where)
+    )
+    for question in ("my son quit going to classes, who can help us?", "iscrizione prima classe"):
+        ranked = [(hit.chunk.id, hit.score) for hit in approximate.search(question, k=3)]
+        expected = [(hit.chunk.id, pytest.approx(hit.score)) for hit in exact.search(question, k=3)]
+        assert ranked == expected
+    assert asked, "above the limit the candidates come from Chroma"
+    only = approximate.search("free books", k=3, where={"path": "guides/library.md"})
+    assert [hit.chunk.metadata["path"] for hit in only] == ["guides/library.md"]
