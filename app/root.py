@@ -97,7 +97,7 @@ def build_services(
     from retrieval.embedding import make_embeddings
     from retrieval.indexer import Indexer
     from retrieval.knowledge_wiring import build_knowledge
-    from retrieval.search import HybridSearcher
+    from retrieval.search import EXACT_SCAN_LIMIT, HybridSearcher
     from retrieval.store import ChromaVectorIndex
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +106,9 @@ def build_services(
         index = ChromaVectorIndex(embeddings=model, url=settings.chroma_server_url)
     else:
         index = ChromaVectorIndex(embeddings=model, path=settings.chroma_dir)
-    searcher = HybridSearcher(index=index, embeddings=model)
+    # With a Chroma server, questions never wait on it: every replica scans its vectors in memory.
+    exact_limit = None if settings.chroma_server_url else EXACT_SCAN_LIMIT
+    searcher = HybridSearcher(index=index, embeddings=model, exact_limit=exact_limit)
     # The knowledge service refreshes the searcher after each sync, once.
     indexer = Indexer(index=index, embeddings=model)
     engine = make_engine(settings.effective_database_url)

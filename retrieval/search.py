@@ -26,7 +26,7 @@ from langchain_core.embeddings import Embeddings
 
 from learncity.content.guides import title_from_filename
 from retrieval.lexical import BM25Index, LexicalHit
-from retrieval.store import VectorIndex
+from retrieval.store import IndexStoreError, VectorIndex
 from retrieval.types import Chunk, Hit, MetadataValue
 
 logger = logging.getLogger(__name__)
@@ -108,11 +108,12 @@ class _Dense:
         matrix: np.ndarray,
         *,
         index: VectorIndex | None = None,
-        exact_limit: int = EXACT_SCAN_LIMIT,
+        exact_limit: int | None = EXACT_SCAN_LIMIT,
     ) -> None:
         self.chunks = chunks
         self.matrix = matrix
-        self._index = index if len(chunks) > exact_limit else None
+        large = exact_limit is not None and len(chunks) > exact_limit
+        self._index = index if large else None
         self._rows = {chunk.id: row for row, chunk in enumerate(chunks)} if self._index else {}
 
     def query(
@@ -121,7 +122,10 @@ class _Dense:
         if not self.chunks:
             return []
         if self._index is not None:
-            return self._approximate(self._index, vector, k, where)
+            try:
+                return self._approximate(self._index, vector, k, where)
+            except IndexStoreError as error:
+                logger.warning("the vector index did not answer (%s): scanning every vector", error)
         sims = self.matrix @ vector
         if where:
             allowed = np.fromiter(
@@ -183,8 +187,9 @@ class HybridSearcher:
         lexical_weight: float = LEXICAL_WEIGHT,
         title_weight: float = TITLE_WEIGHT,
         candidates: int = CANDIDATES,
-        exact_limit: int = EXACT_SCAN_LIMIT,
+        exact_limit: int | None = EXACT_SCAN_LIMIT,
     ) -> None:
+        """`exact_limit=None` scans every vector at any size (questions never wait on the index)."""
         if candidates < 1:
             raise ValueError(f"candidates ({candidates}) must be at least 1")
         self._weights = Weights(dense_weight, lexical_weight, title_weight)

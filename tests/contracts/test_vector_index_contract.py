@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.embedding import UniversalSentenceEncoder
-from retrieval.store import SEARCH_EF, ChromaVectorIndex, VectorIndex
+from retrieval.store import SEARCH_EF, ChromaVectorIndex, VectorIndex, embedding_function
 from retrieval.types import Chunk
 
 OpenIndex = Callable[[], ChromaVectorIndex]
@@ -222,6 +222,27 @@ def test_the_collection_records_our_embedding_function_not_chromas_default(
     assert function.name() == "learncity-langchain"
     assert (configuration.get("hnsw") or {}).get("space") == "cosine"
     assert (configuration.get("hnsw") or {}).get("ef_search") == SEARCH_EF
+
+
+def test_a_collection_made_before_the_wider_search_is_widened_when_opened(
+    tmp_path: Path, embeddings: UniversalSentenceEncoder
+) -> None:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    folder = tmp_path / "chroma"
+    client = chromadb.PersistentClient(
+        path=str(folder), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    old = client.create_collection(
+        "knowledge",
+        embedding_function=embedding_function(embeddings),
+        configuration={"hnsw": {"space": "cosine"}},
+    )
+    assert (old.configuration.get("hnsw") or {}).get("ef_search", 100) < SEARCH_EF
+    ChromaVectorIndex(embeddings=embeddings, path=folder).collection  # noqa: B018 - opens it
+    reopened = ChromaVectorIndex(embeddings=embeddings, path=folder).collection
+    assert (reopened.configuration.get("hnsw") or {}).get("ef_search") == SEARCH_EF
 
 
 def test_bad_arguments_fail_with_the_constraint(filled: ChromaVectorIndex) -> None:

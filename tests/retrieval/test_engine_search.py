@@ -11,7 +11,7 @@ from learncity.content.documents import chunk_id
 from retrieval.embedding import UniversalSentenceEncoder
 from retrieval.indexer import FileChunks, Indexer
 from retrieval.search import HybridSearcher
-from retrieval.store import ChromaVectorIndex
+from retrieval.store import ChromaVectorIndex, IndexStoreError
 from retrieval.types import Chunk
 
 DOCS = {
@@ -215,3 +215,22 @@ def test_a_folder_over_the_exact_scan_limit_ranks_chromas_candidates_by_exact_co
     assert asked, "above the limit the candidates come from Chroma"
     only = approximate.search("free books", k=3, where={"path": "guides/library.md"})
     assert [hit.chunk.metadata["path"] for hit in only] == ["guides/library.md"]
+
+
+def test_when_chroma_fails_a_large_folder_is_still_searched_by_scanning_every_vector(
+    tmp_path: Path, embeddings: UniversalSentenceEncoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    index = ChromaVectorIndex(embeddings=embeddings, path=tmp_path)
+    exact = HybridSearcher(index=index, embeddings=embeddings)
+    Indexer(index=index, embeddings=embeddings, searcher=exact).sync(files_for(DOCS))
+    approximate = HybridSearcher(index=index, embeddings=embeddings, exact_limit=2)
+    approximate.refresh()
+
+    def broken(vector: object, k: int, where: object = None) -> list[str]:
+        raise IndexStoreError("the vector index failed on 'query': disk I/O error")
+
+    index.nearest_ids = broken  # type: ignore[method-assign]
+    question = "my son quit going to classes, who can help us?"
+    found = [hit.chunk.id for hit in approximate.search(question, k=3)]
+    assert found == [hit.chunk.id for hit in exact.search(question, k=3)]
+    assert "scanning every vector" in caplog.text
