@@ -56,6 +56,7 @@ from retrieval.understanding import Detection, Safeguard, Understood
 logger = logging.getLogger(__name__)
 
 SEARCH_K = 50
+AGREED_WITHIN = 5  # see `_agreed_record`; set on the dev conversations
 MAX_QUESTION_CHARS = 500
 WEEKDAY_WINDOW = dt.timedelta(days=7)
 SWITCH_CONFIDENCE = 0.9  # to reply in another language than the conversation's
@@ -192,7 +193,11 @@ class AnswerEngine:
             # these words, when that is answered.
             again = self._understand(question, lang, filters, moment, conversation, leaning)
             found = self._search(again)
-            if found[2].answer:
+            if found[2].answer and _agreed_record(ranked, found[1], conversation):
+                # "he also loves acting, something like that for him?": its own words lead to
+                # a new record that the previous question changed by them finds as well.
+                verdict = found[2]
+            elif found[2].answer:
                 understood, (hits, ranked, verdict) = again, found
         answer, route = self._composer.compose(understood, hits, ranked, verdict, moment)
         follow_up = "refinement" if understood.reading.refinement else ""
@@ -434,6 +439,14 @@ def _new_record(ranked: list[Ranked], conversation: Context) -> bool:
     """Return True when the best match is a programme or event the conversation has not shown."""
     shown = {record_id for _, record_id in conversation.records}
     return bool(ranked) and ranked[0].kind in ("programme", "event") and ranked[0].key not in shown
+
+
+def _agreed_record(own: list[Ranked], refined: list[Ranked], conversation: Context) -> bool:
+    """Return True when a message's own best match is a record the conversation has not shown
+    and its refined reading ranks among its first `AGREED_WITHIN` documents too."""
+    if not _new_record(own, conversation):
+        return False
+    return any(doc.key == own[0].key for doc in refined[:AGREED_WITHIN])
 
 
 def _nearer_uncovered(verdict: Verdict) -> bool:

@@ -690,6 +690,27 @@ def test_a_follow_up_whose_words_find_another_record_asks_about_that_record(
     assert "ANNULLATO" in shown(concert)
 
 
+def test_a_follow_up_whose_own_words_and_the_conversation_agree_on_a_new_record_shows_it(
+    assistant: Assistant,
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask(
+        "my sister is 30 and uses a wheelchair, she would love to do some sport."
+        " is there anything inclusive in the city?",
+        now=NOW,
+    )
+    assert first.cards and first.cards[0].id == "sport-inclusivo-nesima", shown(first)
+    # Alone, these words barely reach the folder; read with the previous question they would
+    # show the sport course again. Both readings find the theatre workshop.
+    theatre = assistant.ask(
+        "she also enjoys acting and being on stage, anything like that for her?",
+        now=NOW,
+        context=after_answer(Context(), first),
+    )
+    assert theatre.cards and theatre.cards[0].id == "teatro-inclusivo", shown(theatre)
+
+
 def test_an_event_added_this_month_is_found_by_a_month_question(services: Services) -> None:
     added = services.settings.knowledge_dir / "events" / "added-december.yaml"
     added.write_text(
