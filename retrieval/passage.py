@@ -63,9 +63,10 @@ class PassageComposer:
         body = section_body(chunk)
         units = [plain(block) for block in blocks(body)]
         units = [unit for unit in units if unit]
+        # A section short enough to show whole needs no choosing, so no vectors.
         vectors = (
             np.asarray(self._embeddings.embed_documents(units), dtype=np.float32)
-            if units
+            if units and not self._fits(units)
             else np.zeros((0, 1), dtype=np.float32)
         )
         section = _Section(body=body, units=units, vectors=vectors)
@@ -95,7 +96,7 @@ class PassageComposer:
         units = section.units
         if not units:
             return ""
-        if sum(len(unit) + 1 for unit in units) <= self._max_chars:
+        if self._fits(units):
             return "\n".join(units)
         scores = self._scores(question, vector, units, section.vectors)
         best = int(np.argmax(scores))
@@ -123,6 +124,10 @@ class PassageComposer:
                 chosen.add(following)
                 used += len(units[following]) + 1
         return "\n".join(units[index] for index in sorted(chosen))
+
+    def _fits(self, units: Sequence[str]) -> bool:
+        """Return True when the units, one per line, fit in a passage whole."""
+        return sum(len(unit) + 1 for unit in units) <= self._max_chars
 
     @staticmethod
     def _scores(

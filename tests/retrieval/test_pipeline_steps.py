@@ -315,6 +315,27 @@ def test_a_passage_keeps_document_order_and_a_faq_item_whole(embeddings) -> None
     assert order == sorted(order)  # the document's order
 
 
+def test_a_short_section_is_shown_whole_without_embedding_its_sentences(embeddings) -> None:
+    embedded: list[str] = []
+
+    class Counting:
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            embedded.extend(texts)
+            return embeddings.embed_documents(texts)
+
+    body = "Il corso è gratuito.\n\nSi tiene il martedì alle 18 in biblioteca."
+    chunk = Chunk(
+        id="short",
+        text=f"Corso serale\n\n{body}",
+        metadata={"path": "guides/c.md", "title": "Corso serale", "lang": "it"},
+    )
+    composer = PassageComposer(embeddings=Counting())  # type: ignore[arg-type]
+    vector = np.asarray(embeddings.embed_query("quando si tiene?"), dtype=np.float32)
+    passage = composer.compose("quando si tiene?", vector, chunk)
+    assert passage.text == "Il corso è gratuito.\nSi tiene il martedì alle 18 in biblioteca."
+    assert embedded == [] and passage.full == ""
+
+
 def test_the_composer_checks_its_limit(embeddings) -> None:
     with pytest.raises(ValueError, match="max_chars"):
         PassageComposer(embeddings=embeddings, max_chars=10)
