@@ -224,6 +224,7 @@ class AnswerEngine:
             ranked,
             topic=self._topic(understood.vector),
             coverage=self._coverage(understood),
+            embedded=understood.written is None or understood.written in EMBEDDED_LANGUAGES,
         )
         return hits, ranked, verdict
 

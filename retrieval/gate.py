@@ -11,7 +11,9 @@ never a list of Italian or English words:
 A logistic model weighs these (`data/gate.yaml`, fitted on the dev halves of the question sets
 by `benchmarks/calibrate_gate.py`): the assistant answers when the probability that the folder
 covers the question reaches the model's threshold (its own for languages the index cannot read,
-whose scores run otherwise), or when a passage is very close (`COVERED`).
+whose scores run otherwise), or when a passage is very close (`COVERED`). In a language the
+embedding does not cover (Ukrainian, Romanian) every similarity runs low, so only the comparison
+counts there: nearer a learning question than an uncovered topic answers.
 """
 
 from __future__ import annotations
@@ -240,12 +242,16 @@ class RelevanceGate:
         *,
         topic: float = 0.0,
         coverage: float | None = None,
+        embedded: bool = True,
     ) -> Verdict:
         """Return the verdict for a question with this vector and these ranked documents.
 
         `topic`: the question's similarity to the closest title or heading of the folder.
         `coverage`: how much of the question's wording the folder uses (`BM25Index.coverage`),
         given only for questions in a language the index stems; None elsewhere.
+        `embedded`: False for a language the embedding does not cover (Ukrainian, Romanian):
+        its similarities all run low, so the question is answered when it is at least as
+        close to a learning question as to an uncovered topic, whatever the model says.
         """
         relevance = relevance_of(ranked)
         if vector is None or not ranked:
@@ -253,6 +259,8 @@ class RelevanceGate:
         evidence, label = self.evidence(vector, ranked, topic=topic, coverage=coverage)
         confidence = self._model.probability(evidence)
         answer = evidence.relevance >= COVERED or confidence >= self._model.threshold_for(evidence)
+        if not embedded:
+            answer = answer or evidence.on_topic >= evidence.off_topic
         named = evidence.off_topic >= max(NAMED_OFF_TOPIC, relevance)
         off_topic = label if not answer and named else None
         return Verdict(answer, relevance, off_topic, confidence, evidence)

@@ -782,6 +782,22 @@ def test_a_question_in_a_language_the_index_does_not_stem_finds_the_record_it_na
     assert answer.sources[0].record_id == "english-adults-evening", shown(answer)
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("fiul meu a abandonat scoala, cine ne poate ajuta?", "guides/dispersione-scolastica.md"),
+        ("am 20 de ani, nu lucrez si nu studiez, ce pot face?", "guides/cpia-e-diploma-serale.md"),
+    ],
+)
+def test_a_romanian_question_is_answered_though_the_embedding_does_not_cover_romanian(
+    assistant: Assistant, question: str, expected: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert not answer.abstained and answer.sources[0].path == expected, shown(answer)
+    refused = assistant.ask("cum reinnoiesc permisul de sedere?", now=NOW)
+    assert refused.abstained, shown(refused)
+
+
 def test_cards_say_when_they_are_described_in_another_language(assistant: Assistant) -> None:
     answer = assistant.ask("cours d'informatique pour les seniors", now=NOW)
     assert answer.lang == "fr" and answer.cards
