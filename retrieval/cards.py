@@ -196,5 +196,7 @@ def make_card(
         where=format_where(record, lang),
         cost=format_cost(record, lang),
         url=url,
+        enrolment=text_in(record.enrolment, lang) if isinstance(record, Programme) else "",
+        contact=" · ".join(part for part in (record.contact.phone, record.contact.email) if part),
         next_start=next_start,
     )

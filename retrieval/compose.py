@@ -448,7 +448,10 @@ def _attribute_of(card: Card, attribute: str) -> str:
         return card.where
     if attribute == "when":
         return card.when
-    return card.url or ""
+    reach = card.contact or card.url or ""
+    if attribute == "enrol":
+        return " ".join(part for part in (card.enrolment, reach) if part)
+    return reach
 
 
 def _language_name(code: str, lang: str) -> str:

@@ -626,6 +626,24 @@ def after_the_librino_course(assistant: Assistant) -> Context:
 
 
 @pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("come mi iscrivo?", ("Iscrizione sul posto il lunedì alle 18:00", "095 000 1101")),
+        ("ci sono ancora posti liberi?", ("Iscrizione sul posto", "pontidiparole@example.org")),
+        ("how do I sign him up?", ("Enrol on site on Monday at 18:00", "095 000 1101")),
+        ("what's their phone number?", ("095 000 1101 · pontidiparole@example.org",)),
+    ],
+)
+def test_how_to_enrol_and_whom_to_call_are_answered_from_the_record(
+    assistant: Assistant, question: str, expected: tuple[str, ...]
+) -> None:
+    answer = assistant.ask(question, now=NOW, context=after_the_librino_course(assistant))
+    assert answer.follow_up == "attribute" and answer.cards[0].id == "ita-l2-librino-sera"
+    for words in expected:
+        assert words in shown(answer), shown(answer)
+
+
+@pytest.mark.parametrize(
     ("detail", "new_subject"),
     [
         (
