@@ -124,13 +124,27 @@ SHOWN = Context(
         ("a che ora?", "when"),
         ("come mi iscrivo?", "enrol"),
         ("combien ça coûte ?", "cost"),
+        ("كم التكلفة؟", "cost"),
+        ("ci sono ancora posti liberi?", "enrol"),
+        ("are there any places left?", "enrol"),
+        ("Gibt es noch freie Plätze?", "enrol"),
+        ("¿quedan plazas?", "enrol"),
     ],
 )
 def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute: str) -> None:
     assert read_follow_up(text, SHOWN).attribute == attribute
 
 
-@pytest.mark.parametrize("text", ["e sabato?", "and for children?", "ed è gratis?", "en zaterdag?"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "e sabato?",
+        "and for children?",
+        "ed è gratis?",
+        "en zaterdag?",
+        "c'è qualcosa anche per adulti?",
+    ],
+)
 def test_and_questions_refine_the_previous_one(text: str) -> None:
     reading = read_follow_up(text, SHOWN)
     assert reading.refinement or reading.attribute is not None
