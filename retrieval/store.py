@@ -448,18 +448,7 @@ class ChromaVectorIndex:
 
     def query(self, vector: Sequence[float], k: int, where: Where | None = None) -> list[Hit]:
         """Return the k nearest chunks (cosine similarity in `Hit.dense` and `Hit.score`)."""
-        if k < 1:
-            raise ValueError(f"k ({k}) must be at least 1")
-        result = self._call(
-            "query",
-            functools.partial(
-                self.collection.query,
-                query_embeddings=np.asarray([vector], dtype=np.float32),
-                n_results=k,
-                where=chroma_where(where),
-                include=["documents", "metadatas", "distances"],
-            ),
-        )
+        result = self._nearest(vector, k, where, ["documents", "metadatas", "distances"])
         hits: list[Hit] = []
         ids = result["ids"][0]
         documents = (result["documents"] or [[]])[0]
@@ -475,19 +464,24 @@ class ChromaVectorIndex:
 
     def nearest_ids(self, vector: Sequence[float], k: int, where: Where | None = None) -> list[str]:
         """Return the ids of the k nearest chunks, nearest first (ids only: a quick shortlist)."""
+        return list(self._nearest(vector, k, where, [])["ids"][0])
+
+    def _nearest(
+        self, vector: Sequence[float], k: int, where: Where | None, include: list[Any]
+    ) -> Any:
+        """Run one Chroma query for the k nearest chunks, with the fields in `include`."""
         if k < 1:
             raise ValueError(f"k ({k}) must be at least 1")
-        result = self._call(
+        return self._call(
             "query",
             functools.partial(
                 self.collection.query,
                 query_embeddings=np.asarray([vector], dtype=np.float32),
                 n_results=k,
                 where=chroma_where(where),
-                include=[],
+                include=include,
             ),
         )
-        return list(result["ids"][0])
 
     def count(self) -> int:
         """Return the number of stored chunks."""

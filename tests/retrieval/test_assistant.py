@@ -686,47 +686,45 @@ def test_a_refinement_with_another_day_replaces_the_day(assistant: Assistant) ->
     assert days == {5}, shown(saturday)
 
 
-def test_a_follow_up_whose_words_find_another_record_asks_about_that_record(
+@pytest.mark.parametrize(
+    ("question", "shown_first", "follow_up", "new_record", "says"),
+    [
+        # Read with the previous question, these words would find the band again.
+        (
+            "mia figlia ha 12 anni e vorrebbe imparare il clarinetto ma lo strumento costa troppo"
+            " per noi, c'è una scuola di musica a picanello?",
+            "banda-musicale-giovani",
+            "e il concerto di natale dei ragazzi in piazza si fa? ci andremmo tutti",
+            "ev-concerto-banda-natale",
+            "ANNULLATO",  # the concert was cancelled, and its card says so
+        ),
+        # Alone, these words barely reach the folder; read with the previous question they
+        # would show the sport course again. Both readings find the theatre workshop.
+        (
+            "my sister is 30 and uses a wheelchair, she would love to do some sport."
+            " is there anything inclusive in the city?",
+            "sport-inclusivo-nesima",
+            "she also enjoys acting and being on stage, anything like that for her?",
+            "teatro-inclusivo",
+            "",
+        ),
+    ],
+)
+def test_a_follow_up_whose_own_words_lead_to_a_new_record_shows_that_record(
     assistant: Assistant,
+    question: str,
+    shown_first: str,
+    follow_up: str,
+    new_record: str,
+    says: str,
 ) -> None:
     from retrieval.conversation import Context, after_answer
 
-    first = assistant.ask(
-        "mia figlia ha 12 anni e vorrebbe imparare il clarinetto ma lo strumento costa troppo"
-        " per noi, c'è una scuola di musica a picanello?",
-        now=NOW,
-    )
-    assert first.cards and first.cards[0].id == "banda-musicale-giovani", shown(first)
-    context = after_answer(Context(), first)
-    # Read with the previous question, these words would find the band again.
-    concert = assistant.ask(
-        "e il concerto di natale dei ragazzi in piazza si fa? ci andremmo tutti",
-        now=NOW,
-        context=context,
-    )
-    assert concert.cards and concert.cards[0].id == "ev-concerto-banda-natale", shown(concert)
-    assert "ANNULLATO" in shown(concert)
-
-
-def test_a_follow_up_whose_own_words_and_the_conversation_agree_on_a_new_record_shows_it(
-    assistant: Assistant,
-) -> None:
-    from retrieval.conversation import Context, after_answer
-
-    first = assistant.ask(
-        "my sister is 30 and uses a wheelchair, she would love to do some sport."
-        " is there anything inclusive in the city?",
-        now=NOW,
-    )
-    assert first.cards and first.cards[0].id == "sport-inclusivo-nesima", shown(first)
-    # Alone, these words barely reach the folder; read with the previous question they would
-    # show the sport course again. Both readings find the theatre workshop.
-    theatre = assistant.ask(
-        "she also enjoys acting and being on stage, anything like that for her?",
-        now=NOW,
-        context=after_answer(Context(), first),
-    )
-    assert theatre.cards and theatre.cards[0].id == "teatro-inclusivo", shown(theatre)
+    first = assistant.ask(question, now=NOW)
+    assert first.cards and first.cards[0].id == shown_first, shown(first)
+    then = assistant.ask(follow_up, now=NOW, context=after_answer(Context(), first))
+    assert then.cards and then.cards[0].id == new_record, shown(then)
+    assert says in shown(then)
 
 
 def test_an_event_added_this_month_is_found_by_a_month_question(services: Services) -> None:
