@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from zoneinfo import ZoneInfo
 
 from learncity.content.models import WEEKDAYS, Contact, Event, Programme, text_in
@@ -116,6 +117,27 @@ def format_schedule(programme: Programme, lang: str) -> str:
         # A rule narrows the weekly times ("the second Saturday"): the notes say it in words.
         parts.append(first_sentences(text_in(schedule.notes, lang), 120))
     return ", ".join(parts)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def record_facts(record: Programme | Event, card: Card, lang: str) -> list[str]:
+    """Return what a record says in `lang`, one fact each: its description's sentences, its
+    times, place and address, cost and cost notes, enrolment, accessibility and contact
+    (`card`: the record's card in `lang`)."""
+    cost_notes = text_in(record.cost.notes, lang) if record.cost.notes else ""
+    address = record.venue.address if record.venue is not None else None
+    facts = [
+        *_SENTENCE_END.split(" ".join(text_in(record.description, lang).split())),
+        card.when,
+        ", ".join(part for part in (card.where, address) if part),
+        card.cost if cost_notes in card.cost else f"{card.cost}. {cost_notes}".lstrip(". "),
+        *_SENTENCE_END.split(" ".join(card.enrolment.split())),
+        text_in(record.accessibility, lang) if record.accessibility else "",
+        card.contact,
+    ]
+    return [fact for fact in facts if fact]
 
 
 def format_where(record: Programme | Event, lang: str) -> str:

@@ -13,9 +13,11 @@ from dataclasses import replace
 
 from learncity.content.models import text_language
 from learncity.i18n import t
-from retrieval.cards import contact_line, describe_filters
-from retrieval.conversation import Context
+from retrieval.cards import contact_line, describe_filters, record_facts
+from retrieval.conversation import Context, without_cues
 from retrieval.gate import Verdict
+from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
+from retrieval.lexical import tokenize
 from retrieval.llm import LLMPhraser
 from retrieval.llm import Passage as LLMPassage
 from retrieval.passage import PassageComposer, section_body
@@ -35,6 +37,7 @@ NAMED_TITLE_MARGIN = 0.2
 SAME_LANGUAGE_RATIO = 0.9  # a guide in the question's language this close to the best wins
 TWIN_TOPIC_SHARE = 0.5  # ...when it shares this much of its topics (a translation)
 SNIPPET_CHARS = 300
+MAX_FACTS = 2  # facts of one record quoted in answer to a detail its text holds
 
 
 class Composer:
@@ -315,6 +318,41 @@ class Composer:
             follow_up="attribute",
         )
 
+    def details(
+        self, understood: Understood, conversation: Context, now: dt.datetime
+    ) -> Answer | None:
+        """Answer a question the records just shown answer in their own words ("serve il
+        certificato medico?", "is there a discount for the unemployed?"): for each record whose
+        text uses every content word of the question, the facts that use them. None when no
+        record does, or the reply's language is one the index does not stem."""
+        lang = understood.lang
+        if lang not in LEXICAL_LANGUAGES:
+            return None
+        wanted = set(tokenize(without_cues(understood.question), (lang,)))
+        if not wanted:
+            return None
+        found: list[tuple[Card, list[str]]] = []
+        for kind, record_id in conversation.records:
+            _, record = self._catalogue.record(record_id)
+            card = self._catalogue.card(kind, record_id, lang=lang, now=now)  # type: ignore[arg-type]
+            if record is None or card is None:
+                continue
+            facts = answering_facts(record_facts(record, card, lang), wanted, lang)
+            if facts:
+                found.append((card, facts))
+        if not found:
+            return None
+        lines = [f"• {card.title}: {' '.join(facts)}" for card, facts in found]
+        return Answer(
+            question=understood.text,
+            lang=lang,
+            text=t("answers.follow_up_intro", lang) + "\n" + "\n".join(lines),
+            abstained=False,
+            sources=tuple(_card_source(card, 1.0) for card, _ in found),
+            cards=tuple(card for card, _ in found),
+            follow_up="attribute",
+        )
+
     # --- parts -----------------------------------------------------------------------------------
     def _cards(self, chosen: Sequence[Candidate], lang: str, now: dt.datetime) -> list[Card]:
         return [self._catalogue.card_for(c.kind, c.record, lang, now, c.next_start) for c in chosen]
@@ -439,6 +477,21 @@ def _card_source(card: Card, score: float) -> Source:
         record_id=card.id,
         kind=card.kind,
     )
+
+
+def answering_facts(facts: Sequence[str], wanted: set[str], lang: str) -> list[str]:
+    """Return the fewest facts (at most `MAX_FACTS`, in their order) that together use every
+    stemmed word of `wanted`; [] when the facts do not use them all."""
+    used = [set(tokenize(fact, (lang,))) & wanted for fact in facts]
+    chosen: list[int] = []
+    missing = set(wanted)
+    while missing and len(chosen) < MAX_FACTS:
+        best = max(range(len(facts)), key=lambda i: len(used[i] & missing))
+        if not used[best] & missing:
+            break
+        chosen.append(best)
+        missing -= used[best]
+    return [facts[i] for i in sorted(chosen)] if not missing else []
 
 
 def _attribute_of(card: Card, attribute: str) -> str:

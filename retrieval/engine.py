@@ -34,6 +34,7 @@ from learncity.content.models import Event, Programme
 from learncity.i18n import supported_languages
 from retrieval.compose import Composer
 from retrieval.conversation import (
+    MAX_LEANING_WORDS,
     Context,
     Reading,
     leaning_reading,
@@ -176,10 +177,17 @@ class AnswerEngine:
         if intent is not None:
             answer = self._composer.smalltalk(question, understood.lang, intent)
             return self._done(answer, started, [], Verdict(True, 1.0), "smalltalk")
-        if (answered := self._about_records(understood, conversation, moment)) is not None:
+        answered = self._about_records(understood, conversation, moment) or self._details(
+            understood, conversation, moment
+        )
+        if answered is not None:
             answer = self._composer.with_helplines(answered, detection)
             return self._done(answer, started, [], Verdict(True, 1.0), "follow-up")
         hits, ranked, verdict = self._search(understood)
+        if not verdict.answer and self._adds_no_subject(understood):
+            # "¿cuánto cuesta?" after a guide answered: the subject is the previous question's,
+            # which the folder covers; cost words alone must not make it sound like another.
+            verdict = replace(verdict, answer=True)
         leaning = self._leaning(understood, verdict, conversation)
         if leaning.attribute is not None:
             # A longer message the folder alone does not answer well asks about the records.
@@ -214,6 +222,37 @@ class AnswerEngine:
         if understood.reading.attribute is None:
             return None
         return self._composer.attribute(understood, conversation, moment)
+
+    def _details(
+        self, understood: Understood, conversation: Context, moment: dt.datetime
+    ) -> Answer | None:
+        """Answer a detail that the records just shown hold in their own words ("serve il
+        certificato medico?", "is there a discount for the unemployed?"), when the message names
+        no subject, day or time of its own ("e sabato?" asks for Saturday's activities, not
+        whether these mention Saturday)."""
+        question = understood.question
+        if not conversation.records or len(question.split()) > MAX_LEANING_WORDS:
+            return None
+        lang = understood.lang if understood.lang in PARSED else None
+        own = self._query_parser().parse(question, lang=lang, now=moment)
+        wanted = own.filters
+        if own.names_subject() or wanted.weekdays or wanted.time_of_day:
+            return None
+        if wanted.audiences and read_follow_up(question, conversation).attribute is None:
+            return None  # "and for children?" asks for children's activities, not these
+        if wanted.starts_after is not None or wanted.starts_before is not None:
+            return None
+        return self._composer.details(understood, conversation, moment)
+
+    def _adds_no_subject(self, understood: Understood) -> bool:
+        """Return True when a refinement's words, cue words aside, name no subject of their own,
+        neither a learning one nor an uncovered one."""
+        if not understood.reading.refinement:
+            return False
+        rest = self._without_cues(understood.question)
+        return not (
+            self._gate_names(rest, uncovered=True) or self._gate_names(rest, uncovered=False)
+        )
 
     def _search(self, understood: Understood) -> tuple[list[Hit], list[Ranked], Verdict]:
         """Retrieve, rank and judge: the hits, the documents best first, answer or abstain."""

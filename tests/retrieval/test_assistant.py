@@ -666,6 +666,50 @@ def test_a_longer_follow_up_leans_unless_it_names_its_own_subject(
     assert own.follow_up != "attribute" and not own.abstained, shown(own)
 
 
+@pytest.mark.parametrize(
+    ("question", "record", "detail", "says"),
+    [
+        # "serve" would otherwise ask the previous question again with these words, and the
+        # skills-validation guide's certificates would lead.
+        (
+            "c'è la ginnastica per anziani?",
+            "ginnastica-dolce-over65",
+            "serve il certificato medico?",
+            "Certificato del medico di base",
+        ),
+        # "unemployed" alone sounds like unemployment benefits, which the folder does not cover.
+        (
+            "any english course for adults in the evening?",
+            "english-adults-evening",
+            "is there a discount for unemployed?",
+            "50% discount for unemployed people",
+        ),
+    ],
+)
+def test_a_detail_the_shown_record_holds_is_quoted_from_it(
+    assistant: Assistant, question: str, record: str, detail: str, says: str
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask(question, now=NOW)
+    assert first.cards and first.cards[0].id == record, shown(first)
+    then = assistant.ask(detail, now=NOW, context=after_answer(Context(), first))
+    assert then.follow_up == "attribute" and then.cards[0].id == record, shown(then)
+    assert says in shown(then)
+
+
+def test_a_cost_question_after_a_guide_answer_is_not_refused(assistant: Assistant) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask("mi hijo tiene 8 años y necesita ayuda con los deberes", now=NOW)
+    assert not first.abstained and not first.cards, shown(first)
+    # The cost words and the child together sound like childcare costs, which the folder
+    # does not cover; the subject is still the homework help just answered.
+    cost = assistant.ask("¿cuánto cuesta?", now=NOW, context=after_answer(Context(), first))
+    assert not cost.abstained and cost.follow_up == "refinement", shown(cost)
+    assert cost.sources[0].path == first.sources[0].path
+
+
 def test_an_uncovered_topic_in_a_conversation_is_no_follow_up(assistant: Assistant) -> None:
     context = after_the_librino_course(assistant)
     weather = assistant.ask("che tempo fa domani a librino?", now=NOW, context=context)

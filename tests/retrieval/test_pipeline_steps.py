@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import retrieval
-from retrieval.compose import outmatching_record
+from retrieval.compose import answering_facts, outmatching_record
 from retrieval.conversation import (
     Context,
     Reading,
@@ -21,6 +21,7 @@ from retrieval.conversation import (
 from retrieval.examples import ExampleBank
 from retrieval.gate import GateModel, RelevanceGate
 from retrieval.language import LanguageIdentifier
+from retrieval.lexical import tokenize
 from retrieval.passage import PassageComposer
 from retrieval.rank import rank_documents
 from retrieval.smalltalk import SmalltalkDetector
@@ -382,3 +383,22 @@ def test_languages_the_index_cannot_read_have_their_own_threshold(gate: Relevanc
     # A model file from before the second threshold uses one threshold for every language.
     one = model.with_threshold(0.3)
     assert one.threshold_for(unread.evidence) == one.threshold_for(read.evidence) == 0.3
+
+
+def test_a_record_answers_a_detail_only_when_its_facts_use_every_word_asked() -> None:
+    facts = [
+        "Gentle floor exercise for the over-65s.",
+        "mon 09:30-10:30",
+        "€180. 50% discount for unemployed people and students under 26.",
+        "Enrol online; bring a certificate from your GP.",
+        "No discount for pensioners.",
+    ]
+
+    def asked(words: str) -> list[str]:
+        return answering_facts(facts, set(tokenize(words, ("en",))), "en")
+
+    assert asked("unemployed") == [facts[2]]
+    assert asked("discount certificate") == [facts[2], facts[3]]  # two facts, record order
+    assert asked("discount pensioners") == [facts[4]]  # the one fact using both
+    assert asked("discount") == [facts[2]]  # the first that says it
+    assert asked("unemployed parking") == []  # the record never mentions parking
