@@ -16,6 +16,7 @@ from learncity.text import fold
 from retrieval.types import Card, CardKind, ContactInfo, Filters
 
 SUMMARY_CHARS = 220
+COST_NOTES_CHARS = 120
 
 
 def time_of_day(moment: dt.datetime | dt.time) -> str:
@@ -124,15 +125,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 def record_facts(record: Programme | Event, card: Card, lang: str) -> list[str]:
     """Return what a record says in `lang`, one fact each: its description's sentences, its
-    times, place and address, cost and cost notes, enrolment, accessibility and contact
+    times, place and address, cost with its notes, enrolment, accessibility and contact
     (`card`: the record's card in `lang`)."""
-    cost_notes = text_in(record.cost.notes, lang) if record.cost.notes else ""
     address = record.venue.address if record.venue is not None else None
     facts = [
         *_SENTENCE_END.split(" ".join(text_in(record.description, lang).split())),
         card.when,
         ", ".join(part for part in (card.where, address) if part),
-        card.cost if cost_notes in card.cost else f"{card.cost}. {cost_notes}".lstrip(". "),
+        card.cost,
         *_SENTENCE_END.split(" ".join(card.enrolment.split())),
         text_in(record.accessibility, lang) if record.accessibility else "",
         card.contact,
@@ -151,15 +151,20 @@ def format_where(record: Programme | Event, lang: str) -> str:
 
 
 def format_cost(record: Programme | Event, lang: str) -> str:
+    """Return what taking part costs: free or the amount, with the record's cost notes
+    ("€180 · 50% discount for unemployed people..."): a fee without its exemptions misleads."""
     cost = record.cost
+    notes = first_sentences(text_in(cost.notes, lang), COST_NOTES_CHARS) if cost.notes else ""
     if cost.free:
-        return t("answers.free", lang)
-    if cost.amount_eur is not None:
+        head = t("answers.free", lang)
+    elif cost.amount_eur is not None:
         amount = (
             f"{cost.amount_eur:g}" if lang == "en" else f"{cost.amount_eur:g}".replace(".", ",")
         )
-        return t("answers.cost_amount", lang, amount=amount)
-    return first_sentences(text_in(cost.notes, lang), 80) if cost.notes else ""
+        head = t("answers.cost_amount", lang, amount=amount)
+    else:
+        return notes
+    return f"{head} · {notes}" if notes else head
 
 
 def programme_next_start(

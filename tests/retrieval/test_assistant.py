@@ -59,7 +59,7 @@ def test_colloquial_italian_question_gets_the_right_course_card(assistant: Assis
     assert answer.cards and answer.cards[0].id == "ita-l2-librino-sera"
     card = answer.cards[0]
     assert card.path == "programmes/languages.yaml"
-    assert card.cost == "Gratuito"
+    assert card.cost.startswith("Gratuito · ")
     assert "18:30" in card.when
     assert card.next_start == dt.datetime(2026, 11, 18, 18, 30, tzinfo=ROME)
     assert answer.filters.free_only and answer.filters.time_of_day == "evening"
@@ -70,7 +70,7 @@ def test_english_question_finds_the_same_course(assistant: Assistant) -> None:
     answer = assistant.ask("free italian lessons in the evening near librino?", now=NOW)
     assert answer.lang == "en"
     assert [card.id for card in answer.cards][:1] == ["ita-l2-librino-sera"]
-    assert answer.cards[0].cost == "Free"
+    assert answer.cards[0].cost == "Free · Books and notebooks are free."  # with its notes
 
 
 def test_unmet_constraints_are_said_and_the_relevant_records_shown(assistant: Assistant) -> None:
