@@ -114,13 +114,30 @@ def _folded(text: str) -> str:
 
 
 @cache
-def _cues() -> dict[str, re.Pattern[str]]:
+def _cue_words() -> dict[str, list[str]]:
     data = yaml.safe_load(FOLLOWUPS_FILE.read_text(encoding="utf-8")) or {}
     merged: dict[str, list[str]] = {}
     for per_language in data.values():
         for name, words in (per_language or {}).items():
             merged.setdefault(str(name), []).extend(str(word) for word in words)
-    return {name: _pattern(words) for name, words in merged.items()}
+    return merged
+
+
+@cache
+def _cues() -> dict[str, re.Pattern[str]]:
+    return {name: _pattern(words) for name, words in _cue_words().items()}
+
+
+@cache
+def _any_cue() -> re.Pattern[str]:
+    """Return one pattern of every cue word, longest first ("combien de temps" before
+    "combien")."""
+    return _pattern([word for words in _cue_words().values() for word in words])
+
+
+def _longest(pattern: re.Pattern[str], text: str) -> int:
+    """Return the length of the longest match of `pattern` in `text` (0: none)."""
+    return max((len(match.group(0)) for match in pattern.finditer(text)), default=0)
 
 
 def read_follow_up(
@@ -137,14 +154,15 @@ def read_follow_up(
     if len(folded.split()) > longest:
         return Reading()
     cues = _cues()
-    for attribute in ATTRIBUTES:
-        pattern = cues.get(attribute)
-        if pattern is not None and pattern.search(folded):
-            # About the records just shown; with none (a guide answered), the previous
-            # question asked again with these words: the guide's section on costs, places...
-            if context.records:
-                return Reading(attribute=attribute)
-            return Reading(refinement=True)
+    # The longest cue decides: "combien de temps ?" asks how long, not how much.
+    matched = {name: _longest(cues[name], folded) for name in ATTRIBUTES if name in cues}
+    attribute = max(ATTRIBUTES, key=lambda name: matched.get(name, 0))
+    if matched.get(attribute, 0):
+        # About the records just shown; with none (a guide answered), the previous
+        # question asked again with these words: the guide's section on costs, places...
+        if context.records:
+            return Reading(attribute=attribute)
+        return Reading(refinement=True)
     if (pattern := cues.get("detail")) is not None and pattern.search(folded):
         return Reading(refinement=True)
     if (pattern := cues.get("continuation")) is not None and pattern.match(folded):
@@ -159,10 +177,7 @@ def read_follow_up(
 def without_cues(text: str) -> str:
     """Return the message without its follow-up cue words: what is left names its subject, if
     any ("quanto costa l'abbonamento del bus?" -> "l'abbonamento del bus?")."""
-    folded = _folded(text)
-    for pattern in _cues().values():
-        folded = pattern.sub(" ", folded)
-    return " ".join(folded.split())
+    return " ".join(_any_cue().sub(" ", _folded(text)).split())
 
 
 def leaning_reading(

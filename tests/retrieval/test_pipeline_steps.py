@@ -17,6 +17,7 @@ from retrieval.conversation import (
     after_answer,
     leaning_reading,
     read_follow_up,
+    without_cues,
 )
 from retrieval.examples import ExampleBank
 from retrieval.gate import GateModel, RelevanceGate
@@ -130,6 +131,10 @@ SHOWN = Context(
         ("are there any places left?", "enrol"),
         ("Gibt es noch freie Plätze?", "enrol"),
         ("¿quedan plazas?", "enrol"),
+        # How long: the longest cue decides ("combien" alone asks the cost).
+        ("combien de temps ça dure ?", "when"),
+        ("¿cuánto tiempo dura?", "when"),
+        ("wie lange dauert der Kurs?", "when"),
     ],
 )
 def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute: str) -> None:
@@ -149,6 +154,12 @@ def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute:
 def test_and_questions_refine_the_previous_one(text: str) -> None:
     reading = read_follow_up(text, SHOWN)
     assert reading.refinement or reading.attribute is not None
+
+
+def test_without_cues_a_message_keeps_only_its_own_subject() -> None:
+    # "combien de temps" goes whole: "temps" left alone would sound like the weather.
+    assert without_cues("combien de temps ça dure ?") == "?"
+    assert without_cues("quanto costa l'abbonamento del bus?") == "l'abbonamento del bus?"
 
 
 def test_a_new_question_or_no_conversation_is_not_a_follow_up() -> None:
