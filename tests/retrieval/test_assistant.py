@@ -667,6 +667,18 @@ def test_a_longer_follow_up_leans_unless_it_names_its_own_subject(
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "salve, mio figlio ha 10 anni e gli piacerebbe imparare a programmare, c'è qualcosa?",
+        "my son is 11 and wants to learn to code",
+    ],
+)
+def test_learning_to_code_gets_the_coding_club(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert "coding-club-kids" in [card.id for card in answer.cards][:2], shown(answer)
+
+
+@pytest.mark.parametrize(
     ("question", "record", "detail", "says"),
     [
         # "serve" would otherwise ask the previous question again with these words, and the
