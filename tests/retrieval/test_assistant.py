@@ -113,6 +113,9 @@ def test_guide_answer_is_the_answering_sentences_with_source(assistant: Assistan
         "what's the weather in Catania tomorrow?",
         "ricetta della pasta alla norma",
         "chi ha vinto la partita del Catania?",
+        # Near the folder: a passage names the driving licence, or private schools, in passing.
+        "how much are driving lessons in catania?",
+        "quanto costa la retta di una scuola privata paritaria?",
     ],
 )
 def test_out_of_scope_abstains_with_the_general_contact(
