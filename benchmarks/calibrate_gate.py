@@ -52,7 +52,7 @@ from quality.sets import (  # noqa: E402
 
 from app.root import build_services  # noqa: E402
 from learncity.settings import Settings  # noqa: E402
-from retrieval.gate import COVERED, MODEL_FILE, feature_names  # noqa: E402
+from retrieval.gate import MODEL_FILE, feature_names, forced  # noqa: E402
 
 SAMPLE_SETS = ("sample_eval.jsonl", "multilingual.jsonl", "out_of_scope.jsonl")
 # Never ask for more than this probability: a handful of dev questions cannot justify more.
@@ -115,7 +115,7 @@ def thresholds_for(
     groups: np.ndarray,
     other: np.ndarray,
     max_wrong: float,
-    close: np.ndarray,
+    decided: np.ndarray,
 ) -> tuple[float, float]:
     """Return the thresholds for questions in a language the index reads and for the others
     that abstain on the most out-of-scope questions (mean share over the groups) while every
@@ -125,11 +125,29 @@ def thresholds_for(
     for own in grid:
         for others in grid:
             needed = np.where(other, others, own)
-            answered = (held >= needed) | close
+            answered = gate_answers(held, needed, decided)
             score = _score(answered, labels, groups, max_wrong)
             if score > best[0]:
                 best = (score, float(own), float(others))
     return best[1], best[2]
+
+
+def forced_verdicts(features: np.ndarray) -> np.ndarray:
+    """Return, per question, what the gate's similarities force (`retrieval.gate.forced`):
+    1 answer, 0 abstain, -1 the model decides."""
+    names = feature_names()
+    columns = [features[:, names.index(name)] for name in ("relevance", "off_topic", "on_topic")]
+    verdicts = [
+        forced(float(r), float(off), float(on)) for r, off, on in zip(*columns, strict=True)
+    ]
+    return np.array([-1 if v is None else int(v) for v in verdicts])
+
+
+def gate_answers(
+    probabilities: np.ndarray, threshold: np.ndarray, decided: np.ndarray
+) -> np.ndarray:
+    """Return which questions the gate answers: the model's verdict unless one is forced."""
+    return np.where(decided >= 0, decided == 1, probabilities >= threshold)
 
 
 def _score(answered: np.ndarray, labels: np.ndarray, groups: np.ndarray, max_wrong: float) -> float:
@@ -161,11 +179,11 @@ def report(
     labels: np.ndarray,
     groups: np.ndarray,
     threshold: np.ndarray,
-    covered: np.ndarray,
+    decided: np.ndarray,
 ) -> str:
     """Return the dev figures of the thresholds (one per question) per group (out of fold),
     as the gate decides."""
-    answered = (probabilities >= threshold) | covered
+    answered = gate_answers(probabilities, threshold, decided)
     parts = []
     for group in sorted(set(groups)):
         mine = groups == group
@@ -195,8 +213,8 @@ def fit(
         params={"logisticregression__sample_weight": weights},
     )[:, 1]
     other = features[:, feature_names().index("other_language")] >= 1.0
-    close = features[:, feature_names().index("relevance")] >= COVERED
-    threshold, other_threshold = thresholds_for(held, labels, groups, other, max_wrong, close)
+    decided = forced_verdicts(features)
+    threshold, other_threshold = thresholds_for(held, labels, groups, other, max_wrong, decided)
     model.fit(features, labels, logisticregression__sample_weight=weights)
     scaler, logistic = model[0], model[1]
     content = {
@@ -209,7 +227,7 @@ def fit(
         "threshold_other_languages": round(min(max(other_threshold, 0.01), 0.99), 6),
     }
     per_question = np.where(other, other_threshold, threshold)
-    return content, report(held, labels, groups, per_question, close)
+    return content, report(held, labels, groups, per_question, decided)
 
 
 def write_model(content: dict[str, Any], summary: str, path: Path) -> None:

@@ -11,10 +11,10 @@ never a list of Italian or English words:
 A logistic model weighs these (`data/gate.yaml`, fitted on the dev halves of the question sets
 by `benchmarks/calibrate_gate.py`): the assistant answers when the probability that the folder
 covers the question reaches the model's threshold (its own for languages the index cannot read,
-whose scores run otherwise), or when a passage is very close (`COVERED`) and no uncovered
-topic much closer. In a language the
-embedding does not cover (Ukrainian, Romanian) every similarity runs low, so only the comparison
-counts there: nearer a learning question than an uncovered topic answers.
+whose scores run otherwise), or when a passage is very close (`COVERED`); never when an
+uncovered topic is much closer (`UNCOVERED_MARGIN`) than the passages and learning questions.
+In a language the embedding does not cover (Ukrainian, Romanian) every similarity runs low, so
+only the comparison counts there: nearer a learning question than an uncovered topic answers.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ COVERED = 0.45
 # lessons?" comes 0.45 close to a passage naming the driving licence in passing, and 0.64 close
 # to driving schools. Set between the dev halves: answerable questions at most 0.12 closer to an
 # uncovered topic than to their passage, out-of-scope ones at least 0.18 (the school calendar).
-COVERED_MARGIN = 0.15
+# A question this much closer to an uncovered topic than to any passage and any learning
+# question is never answered ("Wo kann ich den Führerschein machen?": 0.21), whatever the model
+# says; no answerable dev question came closer than 0.12.
+UNCOVERED_MARGIN = 0.15
 # An abstention names the uncovered topic only when the question is this close to its examples
 # and closer to them than to the folder ("domani" alone is no weather question: it lists events).
 NAMED_OFF_TOPIC = 0.48
@@ -151,6 +154,17 @@ class Verdict:
     off_topic: str | None = None
     confidence: float = 0.0
     evidence: Evidence | None = None
+
+
+def forced(relevance: float, off_topic: float, on_topic: float) -> bool | None:
+    """Return the verdict these similarities force whatever the model says: False when an
+    uncovered topic is `UNCOVERED_MARGIN` closer than any passage and learning question, True
+    when a passage is `COVERED` close and no uncovered topic that much closer; None otherwise."""
+    if off_topic >= max(relevance, on_topic) + UNCOVERED_MARGIN:
+        return False
+    if relevance >= COVERED and off_topic < relevance + UNCOVERED_MARGIN:
+        return True
+    return None
 
 
 def _closest(bank: ExampleBank | None, vector: np.ndarray) -> list[Nearest]:
@@ -264,11 +278,9 @@ class RelevanceGate:
             return Verdict(False, relevance)
         evidence, label = self.evidence(vector, ranked, topic=topic, coverage=coverage)
         confidence = self._model.probability(evidence)
-        covered = evidence.relevance >= COVERED and (
-            evidence.off_topic < evidence.relevance + COVERED_MARGIN
-        )
-        answer = covered or confidence >= self._model.threshold_for(evidence)
-        if not embedded:
+        decided = forced(evidence.relevance, evidence.off_topic, evidence.on_topic)
+        answer = confidence >= self._model.threshold_for(evidence) if decided is None else decided
+        if not embedded and decided is not False:
             answer = answer or evidence.on_topic >= evidence.off_topic
         named = evidence.off_topic >= max(NAMED_OFF_TOPIC, relevance)
         off_topic = label if not answer and named else None

@@ -134,6 +134,21 @@ def test_out_of_scope_abstains_with_the_general_contact(
         assert shown(answer).startswith("Non ho questa informazione")
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wo kann ich in Catania den Führerschein machen?",
+        "où passer le permis de conduire à Catane ?",
+    ],
+)
+def test_a_question_much_nearer_an_uncovered_topic_abstains_in_any_language(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert answer.abstained and not answer.cards, shown(answer)
+    assert answer.contact is not None
+
+
 def test_events_this_weekend_are_on_the_weekend(assistant: Assistant) -> None:
     answer = assistant.ask("what's on this weekend?", now=NOW)
     assert not answer.abstained and answer.cards
