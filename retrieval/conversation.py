@@ -188,6 +188,7 @@ def leaning_reading(
     off_topic: Callable[[], bool],
     own_subject: Callable[[], bool],
     uncovered_like: bool = False,
+    bare: bool = False,
 ) -> Reading:
     """Return how a message leans on the conversation when `read_follow_up` found none, given
     what the folder alone made of it (`answered`; `off_topic`: asked only when the message
@@ -198,15 +199,16 @@ def leaning_reading(
     Up to `MAX_LEANING_WORDS`, a cue word decides as in a short message ("ok ma per iscriversi
     serve qualche documento particolare?") when the folder alone would not answer the message,
     or would but the message names no subject of its own. Without a cue, a message leans only
-    when the folder alone would not answer it, it names no subject ("mia figlia ha 15 anni, va
-    bene lo stesso?") and it is no nearer an uncovered topic. An uncovered topic never leans.
+    when it names no subject ("mia figlia ha 15 anni, va bene lo stesso?"), is no nearer an
+    uncovered topic, and the folder alone would not answer it or it is `bare` (short, no day
+    or dates of its own: "c'è un laboratorio pomeridiano?"). An uncovered topic never leans.
     """
     if not context.questions or len(text.split()) > MAX_LEANING_WORDS:
         return Reading()
     cued = read_follow_up(text, context, longest=MAX_LEANING_WORDS, weak=True)
     if cued != Reading() and (not answered or not own_subject()):
         leaning = cued
-    elif answered or uncovered_like or own_subject():
+    elif (answered and not bare) or uncovered_like or own_subject():
         return Reading()
     else:
         leaning = Reading(refinement=True)

@@ -34,6 +34,7 @@ from learncity.content.models import Event, Programme
 from learncity.i18n import supported_languages
 from retrieval.compose import Composer
 from retrieval.conversation import (
+    MAX_FOLLOW_UP_WORDS,
     MAX_LEANING_WORDS,
     Context,
     Reading,
@@ -283,6 +284,7 @@ class AnswerEngine:
                 else self._gate_names(rest(), uncovered=False)
             ),
             uncovered_like=_nearer_uncovered(verdict),
+            bare=_bare(understood),
         )
 
     def _safety(self, understood: Understood) -> Detection | None:
@@ -487,6 +489,14 @@ def _agreed_record(own: list[Ranked], refined: list[Ranked], conversation: Conte
     if not _new_record(own, conversation):
         return False
     return any(doc.key == own[0].key for doc in refined[:AGREED_WITHIN])
+
+
+def _bare(understood: Understood) -> bool:
+    """Return True for a short message that names no day or dates ("c'è un laboratorio
+    pomeridiano?" after a question about a child's dyslexia; "what's on Saturday?" is not)."""
+    wanted = understood.filters
+    dated = bool(wanted.weekdays) or wanted.starts_after is not None
+    return len(understood.question.split()) <= MAX_FOLLOW_UP_WORDS and not dated
 
 
 def _nearer_uncovered(verdict: Verdict) -> bool:

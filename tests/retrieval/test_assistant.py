@@ -728,6 +728,22 @@ def test_a_detail_the_shown_record_holds_is_quoted_from_it(
     assert says in shown(then)
 
 
+def test_a_short_question_without_a_subject_of_its_own_refines_the_conversation(
+    assistant: Assistant,
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask("buonasera, mia figlia ha la dislessia e fa fatica coi compiti", now=NOW)
+    context = after_answer(Context(), first)
+    # Alone, "an afternoon workshop" leads to the after-school guide; in this conversation it
+    # asks for the study-skills workshop for pupils with dyslexia.
+    then = assistant.ask("c'è un laboratorio pomeridiano?", now=NOW, context=context)
+    assert then.follow_up == "refinement", shown(then)
+    assert then.sources[0].record_id == "dsa-laboratorio-studio", shown(then)
+    cost = assistant.ask("quanto costa al mese?", now=NOW, context=after_answer(context, then))
+    assert cost.cards and cost.cards[0].id == "dsa-laboratorio-studio", shown(cost)
+
+
 def test_a_cost_question_after_a_guide_answer_is_not_refused(assistant: Assistant) -> None:
     from retrieval.conversation import Context, after_answer
 
