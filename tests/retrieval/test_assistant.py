@@ -369,6 +369,24 @@ def test_a_need_in_other_words_is_not_refused(assistant: Assistant) -> None:
     assert answer.sources[0].path == "guides/dispersione-scolastica.md"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I am looking for a job, is there help with my CV?",
+        "Szukam pracy, czy jest jakaś pomoc z CV?",
+    ],
+)
+def test_help_with_a_cv_is_answered_though_job_listings_are_not(
+    assistant: Assistant, question: str
+) -> None:
+    # "Looking for a job" sounds like job listings, which the folder does not hold; help with
+    # a CV is in the youth-and-work guide.
+    answer = assistant.ask(question, now=NOW)
+    assert not answer.abstained, shown(answer)
+    assert answer.sources[0].path == "guides/giovani-e-lavoro.md", shown(answer)
+    assert assistant.ask("cerco lavoro come cameriere per l'estate", now=NOW).abstained
+
+
 def test_a_topic_and_audience_the_folder_has_get_the_course(assistant: Assistant) -> None:
     answer = assistant.ask("my grandma wants to learn to use whatsapp", now=NOW)
     assert not answer.abstained

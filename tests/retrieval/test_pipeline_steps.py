@@ -127,6 +127,7 @@ SHOWN = Context(
         ("come mi iscrivo?", "enrol"),
         ("combien ça coûte ?", "cost"),
         ("كم التكلفة؟", "cost"),
+        ("هل هي مجانية؟", "cost"),
         ("ci sono ancora posti liberi?", "enrol"),
         ("are there any places left?", "enrol"),
         ("Gibt es noch freie Plätze?", "enrol"),
