@@ -8,7 +8,7 @@ small talk and follow-up replies. The engine (`retrieval.engine`) routes; this m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from learncity.content.models import text_language
@@ -34,6 +34,7 @@ RECORDS_NEAR = 0.4  # ...or this close, when its constraints (free, where, when)
 # dev halves, where no guide question's best record came this close.
 NAMED_TITLE = 0.6
 NAMED_TITLE_MARGIN = 0.2
+NAMED_WORDS = (2, 5)  # content words (stems) of a question that names a record by its title
 SAME_LANGUAGE_RATIO = 0.9  # a guide in the question's language this close to the best wins
 TWIN_TOPIC_SHARE = 0.5  # ...when it shares this much of its topics (a translation)
 SNIPPET_CHARS = 300
@@ -144,7 +145,9 @@ class Composer:
             carded = self._card_answer(understood, hits, ranked, now)
             if carded is not None and carded.cards and carded.cards[0].id == record.key:
                 return carded
-        named = named_record(ranked)
+        named = named_record(ranked) or worded_record(
+            understood.question, ranked, self._record_titles
+        )
         if named is None:
             return None
         card = self._catalogue.card(named.kind, named.key, lang=understood.lang, now=now)  # type: ignore[arg-type]
@@ -159,6 +162,14 @@ class Composer:
             cards=(card,),
             filters=understood.filters,
         )
+
+    def _record_titles(self, doc: Ranked) -> list[str]:
+        """Return a record's title in each of its languages."""
+        _, record = self._catalogue.record(doc.key)
+        if record is None:
+            return [doc.title]
+        title = record.title
+        return list(title.values()) if isinstance(title, dict) else [title]
 
     def _guide_answer(
         self, understood: Understood, hits: list[Hit], ranked: list[Ranked], now: dt.datetime
@@ -427,6 +438,28 @@ def named_record(ranked: Sequence[Ranked]) -> Ranked | None:
     named = max(records, key=lambda doc: doc.best.title)
     floor = max(NAMED_TITLE, ranked[0].best.title + NAMED_TITLE_MARGIN)
     return named if named.best.title >= floor else None
+
+
+def worded_record(
+    question: str, ranked: Sequence[Ranked], titles: Callable[[Ranked], Sequence[str]]
+) -> Ranked | None:
+    """Return the best programme or event whose title, in one of its languages (`titles`), has
+    every content word of a short question that names it ("SPID help desk" for the "SPID and
+    online services help desk"), when a guide leads whose title does not have them all."""
+    if not ranked or ranked[0].kind in ("programme", "event"):
+        return None
+    for lang in LEXICAL_LANGUAGES:
+        wanted = set(tokenize(question, (lang,)))
+        if not NAMED_WORDS[0] <= len(wanted) <= NAMED_WORDS[1]:
+            continue
+        if wanted <= set(tokenize(ranked[0].title, (lang,))):
+            continue
+        for doc in ranked:
+            if doc.kind in ("programme", "event") and any(
+                wanted <= set(tokenize(title, (lang,))) for title in titles(doc)
+            ):
+                return doc
+    return None
 
 
 def _in_language(guides: Sequence[Ranked], lang: str) -> Ranked:

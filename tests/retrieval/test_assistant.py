@@ -387,6 +387,22 @@ def test_help_with_a_cv_is_answered_though_job_listings_are_not(
     assert assistant.ask("cerco lavoro come cameriere per l'estate", now=NOW).abstained
 
 
+@pytest.mark.parametrize(
+    ("question", "records"),
+    [
+        # Only the English title has "help desk"; the SPID guide leads by meaning. The weekly
+        # SPID drop-in desk is the same help.
+        ("SPID help desk", {"spid-help-desk", "ev-spid-drop-in"}),
+        ("dyslexia talk for parents", {"ev-parents-dyslexia-talk"}),
+    ],
+)
+def test_a_record_named_by_its_title_gets_its_card(
+    assistant: Assistant, question: str, records: set[str]
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+    assert answer.cards and answer.cards[0].id in records, shown(answer)
+
+
 def test_a_topic_and_audience_the_folder_has_get_the_course(assistant: Assistant) -> None:
     answer = assistant.ask("my grandma wants to learn to use whatsapp", now=NOW)
     assert not answer.abstained
