@@ -174,6 +174,30 @@ def read_follow_up(
     return Reading()
 
 
+_SENTENCE = re.compile(r"(?<=[?!.;])\s+")
+
+
+def asked_sentence(text: str) -> str:
+    """Return the sentence of a message that asks the follow-up: the first with a cue word
+    ("ok e che giorni sono?" in "ok e che giorni sono? io lavoro fino alle 17"); the whole
+    message when one sentence or none has a cue. What the other sentences say ("io lavoro",
+    "we live near piazza Duomo") tells about the resident, not a new subject."""
+    sentences = [part for part in _SENTENCE.split(text.strip()) if part]
+    if len(sentences) < 2:
+        return text
+    cues = _cues()
+    for sentence in sentences:
+        folded = _folded(sentence)
+        if any(
+            (pattern := cues.get(name)) is not None and pattern.search(folded)
+            for name in (*ATTRIBUTES, "detail", "pronoun")
+        ):
+            return sentence
+        if (pattern := cues.get("continuation")) is not None and pattern.match(folded):
+            return sentence
+    return text
+
+
 def without_cues(text: str) -> str:
     """Return the message without its follow-up cue words: what is left names its subject, if
     any ("quanto costa l'abbonamento del bus?" -> "l'abbonamento del bus?")."""

@@ -38,6 +38,7 @@ from retrieval.conversation import (
     MAX_LEANING_WORDS,
     Context,
     Reading,
+    asked_sentence,
     leaning_reading,
     read_follow_up,
     without_cues,
@@ -272,15 +273,17 @@ class AnswerEngine:
         """Return how a message that read no follow-up cue leans on the conversation."""
         if understood.reading != Reading():
             return Reading()  # already read as a follow-up
-        rest = cache(lambda: self._without_cues(understood.question))
+        asked = asked_sentence(understood.question)
+        rest = cache(lambda: self._without_cues(asked))
+        lang = understood.written or understood.lang
         return leaning_reading(
             understood.question,
             conversation,
             answered=verdict.answer,
             off_topic=lambda: self._gate_names(rest(), uncovered=True),
             own_subject=lambda: (
-                understood.parsed.names_subject()
-                if (understood.written or understood.lang) in PARSED
+                self._query_parser().parse(asked, lang=lang).names_subject()
+                if lang in PARSED
                 else self._gate_names(rest(), uncovered=False)
             ),
             uncovered_like=_nearer_uncovered(verdict),

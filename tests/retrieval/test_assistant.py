@@ -704,6 +704,11 @@ def test_how_to_enrol_and_whom_to_call_are_answered_from_the_record(
         ),
         # In languages the question parser does not read, the words themselves tell.
         ("¿cuánto cuesta? no tenemos mucho dinero este mes", "gdzie mogę uczyć się angielskiego?"),
+        # The sentence with the cue asks; the other one tells about the resident ("lavoro").
+        (
+            "ok ma è gratis? io lavoro in un bar e guadagno poco",
+            "e c'è anche un corso di inglese la sera?",
+        ),
     ],
 )
 def test_a_longer_follow_up_leans_unless_it_names_its_own_subject(

@@ -15,6 +15,7 @@ from retrieval.conversation import (
     Context,
     Reading,
     after_answer,
+    asked_sentence,
     leaning_reading,
     read_follow_up,
     without_cues,
@@ -155,6 +156,13 @@ def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute:
 def test_and_questions_refine_the_previous_one(text: str) -> None:
     reading = read_follow_up(text, SHOWN)
     assert reading.refinement or reading.attribute is not None
+
+
+def test_the_asked_sentence_is_the_one_with_a_cue() -> None:
+    assert asked_sentence("ok e che giorni sono? io lavoro fino alle 17") == "ok e che giorni sono?"
+    assert asked_sentence("ho tre figli. quanto costa?") == "quanto costa?"
+    assert asked_sentence("corso di inglese per adulti") == "corso di inglese per adulti"
+    assert asked_sentence("ho tre figli. ne ho parlato") == "ho tre figli. ne ho parlato"
 
 
 def test_without_cues_a_message_keeps_only_its_own_subject() -> None:
