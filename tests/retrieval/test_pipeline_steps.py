@@ -137,6 +137,7 @@ SHOWN = Context(
         ("combien de temps ça dure ?", "when"),
         ("¿cuánto tiempo dura?", "when"),
         ("wie lange dauert der Kurs?", "when"),
+        ("quante ore a settimana?", "when"),
     ],
 )
 def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute: str) -> None:
