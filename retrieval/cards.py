@@ -125,13 +125,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 def record_facts(record: Programme | Event, card: Card, lang: str) -> list[str]:
     """Return what a record says in `lang`, one fact each: its description's sentences, its
-    times, place and address, cost with its notes, enrolment, accessibility and contact
+    times, place (with its address), cost with its notes, enrolment, accessibility and contact
     (`card`: the record's card in `lang`)."""
-    address = record.venue.address if record.venue is not None else None
     facts = [
         *_SENTENCE_END.split(" ".join(text_in(record.description, lang).split())),
         card.when,
-        ", ".join(part for part in (card.where, address) if part),
+        card.where,
         card.cost,
         *_SENTENCE_END.split(" ".join(card.enrolment.split())),
         text_in(record.accessibility, lang) if record.accessibility else "",
@@ -145,7 +144,9 @@ def format_where(record: Programme | Event, lang: str) -> str:
     if venue is None:
         return t("answers.online", lang) if record.online else ""
     parts = [venue.name]
-    if venue.district and fold(venue.district) not in fold(venue.name):
+    if venue.address and fold(venue.address) not in fold(venue.name):
+        parts.append(venue.address)  # "where is it?" wants the street, not only the place
+    if venue.district and fold(venue.district) not in fold(", ".join(parts)):
         parts.append(venue.district)
     return ", ".join(parts)
 

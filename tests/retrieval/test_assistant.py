@@ -663,6 +663,7 @@ def test_a_follow_up_is_answered_about_the_previous_records(assistant: Assistant
     where = assistant.ask("where is it?", now=NOW, context=after_answer(context, cost))
     assert where.cards[0].id == "ita-l2-librino-sera" and where.lang == "en"
     assert where.cards[0].where and where.cards[0].where in shown(where)
+    assert "Viale Moncada 10" in shown(where)  # the street, not only the place's name
     # The same words with no conversation are a question of their own.
     alone = assistant.ask("quanto costa?", now=NOW)
     assert not alone.cards or alone.cards[0].id != "ita-l2-librino-sera"
