@@ -355,7 +355,7 @@ class Composer:
             return None
         lines = [f"• {card.title}: {' '.join(facts)}" for card, facts in found]
         return Answer(
-            question=understood.text,
+            question=understood.question,
             lang=lang,
             text=t("answers.follow_up_intro", lang) + "\n" + "\n".join(lines),
             abstained=False,

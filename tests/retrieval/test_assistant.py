@@ -766,6 +766,7 @@ def test_a_detail_the_shown_record_holds_is_quoted_from_it(
     then = assistant.ask(detail, now=NOW, context=after_answer(Context(), first))
     assert then.follow_up == "attribute" and then.cards[0].id == record, shown(then)
     assert says in shown(then)
+    assert then.question == detail  # the resident's own words, as `ask --json` reports them
 
 
 def test_a_short_question_without_a_subject_of_its_own_refines_the_conversation(
