@@ -138,6 +138,7 @@ SHOWN = Context(
         ("¿cuánto tiempo dura?", "when"),
         ("wie lange dauert der Kurs?", "when"),
         ("quante ore a settimana?", "when"),
+        ("is it far from the centre?", "where"),
     ],
 )
 def test_a_detail_question_is_about_the_records_just_shown(text: str, attribute: str) -> None:
