@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from learncity.content.models import text_language
+from learncity.content.models import all_texts, text_language
 from learncity.i18n import t
 from retrieval.cards import contact_line, describe_filters, record_facts
 from retrieval.conversation import Context, without_cues
@@ -166,10 +166,7 @@ class Composer:
     def _record_titles(self, doc: Ranked) -> list[str]:
         """Return a record's title in each of its languages."""
         _, record = self._catalogue.record(doc.key)
-        if record is None:
-            return [doc.title]
-        title = record.title
-        return list(title.values()) if isinstance(title, dict) else [title]
+        return all_texts(record.title) if record is not None else [doc.title]
 
     def _guide_answer(
         self, understood: Understood, hits: list[Hit], ranked: list[Ranked], now: dt.datetime

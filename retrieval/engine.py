@@ -235,8 +235,10 @@ class AnswerEngine:
         question = understood.question
         if not conversation.records or len(question.split()) > MAX_LEANING_WORDS:
             return None
-        lang = understood.lang if understood.lang in PARSED else None
-        own = self._query_parser().parse(question, lang=lang, now=moment)
+        own = understood.parsed  # the message's own words, unless read with the previous ones
+        if understood.text != question:
+            lang = understood.lang if understood.lang in PARSED else None
+            own = self._query_parser().parse(question, lang=lang, now=moment)
         wanted = own.filters
         if own.names_subject() or wanted.weekdays or wanted.time_of_day:
             return None
