@@ -6,11 +6,15 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+# Letters that carry no accent mark to strip, typed without one on an ASCII keyboard:
+# Polish "ł" ("szkoła" is "szkola"), Turkish dotless "ı" ("sınavı" is "sinavi"), and their kin.
+_PLAIN_LETTERS = str.maketrans({"ł": "l", "ı": "i", "ø": "o", "đ": "d", "ħ": "h"})
 
 
 def fold(text: str) -> str:
     """Return `text` lower-cased, without accents and with single spaces (for matching words)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    plain = plain.replace("\u2019", "'")  # the typographic apostrophe: "l’inglese" is "l'inglese"
+    # The typographic apostrophe: "l’inglese" is "l'inglese".
+    plain = plain.translate(_PLAIN_LETTERS).replace("\u2019", "'")
     return _SPACES.sub(" ", plain).strip()

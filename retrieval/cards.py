@@ -226,5 +226,6 @@ def make_card(
         url=url,
         enrolment=text_in(record.enrolment, lang) if isinstance(record, Programme) else "",
         contact=" · ".join(part for part in (record.contact.phone, record.contact.email) if part),
+        provider=record.provider or "",
         next_start=next_start,
     )

@@ -534,7 +534,8 @@ def _attribute_of(card: Card, attribute: str) -> str:
     reach = card.contact or card.url or ""
     if attribute == "enrol":
         return " ".join(part for part in (card.enrolment, reach) if part)
-    return reach
+    # "chi lo organizza?", "who do I call?": who runs it, and how to reach them.
+    return " · ".join(part for part in (card.provider, reach) if part)
 
 
 def _language_name(code: str, lang: str) -> str:

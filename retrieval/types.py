@@ -45,6 +45,7 @@ class Card:
     url: str | None = None
     enrolment: str = ""  # how to enrol, in the answer's language when the record has it
     contact: str = ""  # the provider's phone and e-mail
+    provider: str = ""  # who runs it ("CPIA Catania 1")
     next_start: dt.datetime | None = None
     distance_km: float | None = None
     reason: str = ""  # why it is suggested (recommendations), empty for plain answers

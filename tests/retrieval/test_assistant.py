@@ -669,6 +669,17 @@ def test_a_follow_up_is_answered_about_the_previous_records(assistant: Assistant
     assert not alone.cards or alone.cards[0].id != "ita-l2-librino-sera"
 
 
+@pytest.mark.parametrize("question", ["chi lo organizza?", "who runs it?", "wer organisiert das?"])
+def test_who_runs_it_names_the_provider(assistant: Assistant, question: str) -> None:
+    context = after_the_librino_course(assistant)
+
+    answer = assistant.ask(question, now=NOW, context=context)
+
+    assert answer.follow_up == "attribute"
+    assert answer.cards[0].id == "ita-l2-librino-sera"
+    assert "Ponti di Parole" in shown(answer)  # who runs it, not only a phone number
+
+
 def after_the_librino_course(assistant: Assistant) -> Context:
     """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer
