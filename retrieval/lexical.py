@@ -38,12 +38,20 @@ class LexicalHit:
     normalised: float  # score / (sum of the query terms' idf * (k1 + 1)), in [0, 1]
 
 
+# Light verbs the stop lists miss: "fare" in "chi mi aiuta a fare il curriculum?" says nothing of
+# the subject, but a page that says "fare volontariato" ten times would win on it.
+LIGHT_VERBS_IT = (
+    "fare", "fa", "fai", "fanno", "facciamo", "fatto", "posso", "puoi", "puo", "possiamo",
+    "possono", "vorrei", "voglio", "vuole", "devo", "deve", "dobbiamo",
+)
+
+
 @lru_cache(maxsize=1)
 def _stopwords() -> dict[str, frozenset[str]]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_ITALIAN
 
     return {
-        "it": frozenset(fold(word) for word in STOPWORDS_ITALIAN),
+        "it": frozenset(fold(word) for word in (*STOPWORDS_ITALIAN, *LIGHT_VERBS_IT)),
         "en": frozenset(fold(word) for word in STOPWORDS_EN_PLUS),
     }
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from zoneinfo import ZoneInfo
 
+from anyascii import anyascii
+
 from retrieval.types import Filters
 from retrieval.vocabulary import TimeOfDay, Vocabulary, default_vocabulary, fold
 
@@ -276,17 +278,18 @@ class QueryParser:
             text = re.sub(r"(?<![\w])" + re.escape(district) + r"(?![\w])", " ", text)
         return [
             word
-            for word in re.findall(r"[a-z0-9']+", text)
+            for word in re.findall(r"[a-z0-9'\u0400-\u04ff]+", text)  # Latin and Cyrillic files
             if len(word.strip("'")) > 1
             and word.strip("'") not in self._filler
             and not word.isdigit()
         ]
 
     def find_districts(self, question: str) -> tuple[str, ...]:
-        """Return the districts named in `question`, tolerating case, accents and small typos."""
+        """Return the districts named in `question`, tolerating case, accents and small typos,
+        in any script that spells them in letters ("либрино" is "librino")."""
         if not self._districts:
             return ()
-        words = re.findall(r"[\w']+", fold(question))
+        words = re.findall(r"[\w']+", fold(anyascii(question)))
         found: list[str] = []
         for size in (3, 2, 1):
             for start in range(len(words) - size + 1):

@@ -583,6 +583,22 @@ def test_a_guide_question_without_courses_asked_stays_a_guide_answer(
 
 # --- the rebuilt engine: languages, small talk, out of scope, odd input, follow-ups -----------
 @pytest.mark.parametrize(
+    "question",
+    [
+        "bezplatny kurs wloskiego wieczorem",  # Polish, typed without its letters
+        "ücretsiz italyanca kursu akşam",  # Turkish
+        "бесплатные курсы итальянского вечером в либрино",  # Russian, the district in Cyrillic
+    ],
+)
+def test_free_and_evening_in_more_languages_give_the_free_evening_course(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question, now=NOW)
+
+    assert answer.cards and answer.cards[0].id == "ita-l2-librino-sera", shown(answer)
+
+
+@pytest.mark.parametrize(
     ("question", "lang", "expected"),
     [
         ("cours d'italien gratuits pour étrangers à Catane ?", "fr", "italian"),
@@ -678,6 +694,13 @@ def test_who_runs_it_names_the_provider(assistant: Assistant, question: str) -> 
     assert answer.follow_up == "attribute"
     assert answer.cards[0].id == "ita-l2-librino-sera"
     assert "Ponti di Parole" in shown(answer)  # who runs it, not only a phone number
+
+
+def test_a_light_verb_does_not_pick_the_page(assistant: Assistant) -> None:
+    # "fare" says nothing of the subject; the volunteering guide says "fare volontariato" often.
+    answer = assistant.ask("chi mi aiuta a fare il curriculum?", now=NOW)
+
+    assert answer.sources[0].path == "guides/giovani-e-lavoro.md", shown(answer)
 
 
 def after_the_librino_course(assistant: Assistant) -> Context:

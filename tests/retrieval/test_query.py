@@ -314,6 +314,101 @@ def test_questions_in_other_languages_give_filters(
     assert filters.weekdays == weekdays, question
 
 
+@pytest.mark.parametrize(
+    ("question", "audiences", "topics", "free_only", "time_of_day", "weekdays"),
+    [
+        # Polish with its letters, and typed on an ASCII keyboard ("ł" as "l", "ó" as "o").
+        (
+            "darmowy kurs włoskiego dla seniorów wieczorem",
+            ("seniors",),
+            ("italian-language",),
+            True,
+            "evening",
+            (),
+        ),
+        (
+            "darmowy kurs wloskiego dla seniorow wieczorem",
+            ("seniors",),
+            ("italian-language",),
+            True,
+            "evening",
+            (),
+        ),
+        # Turkish with its dotless "ı", and without it.
+        (
+            "çocuklar için ücretsiz İngilizce kursu cumartesi",
+            ("children",),
+            ("foreign-languages",),
+            True,
+            "",
+            (5,),
+        ),
+        (
+            "cocuklar icin ucretsiz ingilizce kursu cumartesi",
+            ("children",),
+            ("foreign-languages",),
+            True,
+            "",
+            (5,),
+        ),
+        (
+            "gratis Italiaanse les voor ouderen op zaterdag",
+            ("seniors",),
+            ("italian-language",),
+            True,
+            "",
+            (5,),
+        ),
+        (
+            "бесплатные курсы итальянского для пенсионеров вечером",
+            ("seniors",),
+            ("italian-language",),
+            True,
+            "evening",
+            (),
+        ),
+        (
+            "безкоштовні курси італійської для дітей у суботу",
+            ("children",),
+            ("italian-language",),
+            True,
+            "",
+            (5,),
+        ),
+        (
+            "curs gratuit de limba italiana pentru copii sâmbătă",
+            ("children",),
+            ("italian-language",),
+            True,
+            "",
+            (5,),
+        ),
+    ],
+)
+def test_more_languages_give_filters_each_from_its_own_file(
+    parser: QueryParser,
+    question: str,
+    audiences: tuple[str, ...],
+    topics: tuple[str, ...],
+    free_only: bool,
+    time_of_day: str,
+    weekdays: tuple[int, ...],
+) -> None:
+    filters = parser.parse(question, now=WEDNESDAY).filters
+
+    assert filters.audiences == audiences, question
+    assert filters.topics == topics, question
+    assert filters.free_only is free_only, question
+    assert (filters.time_of_day or "") == time_of_day, question
+    assert filters.weekdays == weekdays, question
+
+
+def test_a_district_written_in_another_script_is_found(parser: QueryParser) -> None:
+    assert parser.find_districts("курсы итальянского вечером в либрино") == ("Librino",)
+    assert parser.find_districts("курси італійської в Лібрино") == ("Librino",)
+    assert parser.find_districts("курсы итальянского") == ()
+
+
 def test_time_windows_and_needs_in_other_languages(parser: QueryParser) -> None:
     weekend = parser.parse("qu'est-ce qui se passe ce week-end ?", now=WEDNESDAY)
     assert weekend.wants_events and weekend.only_when
