@@ -6,6 +6,9 @@ import re
 import unicodedata
 
 _SPACES = re.compile(r"\s+")
+# Scripts written without spaces between words (Thai, Japanese kana, Chinese ideographs): a word
+# in them is found anywhere in a run of text, not only between spaces.
+UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 # Letters that carry no accent mark to strip, typed without one on an ASCII keyboard:
 # Polish "ł" ("szkoła" is "szkola"), Turkish dotless "ı" ("sınavı" is "sinavi"), and their kin.
 _PLAIN_LETTERS = str.maketrans({"ł": "l", "ı": "i", "ø": "o", "đ": "d", "ħ": "h"})

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from retrieval.lexical import fold
+from learncity.text import UNSPACED, fold
 from retrieval.types import Answer
 
 MAX_TURNS = 4
@@ -34,7 +34,6 @@ MAX_LEANING_WORDS = 16
 SUBJECT_RECORDS = 3  # records a follow-up may be about when the answer showed no cards
 FOLLOWUPS_FILE = Path(__file__).parent / "data" / "followups.yaml"
 ATTRIBUTES = ("cost", "where", "when", "enrol", "contact")
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")  # kana and CJK ideographs
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +98,7 @@ def _pattern(words: list[str]) -> re.Pattern[str]:
     unspaced: list[str] = []
     for word in words:
         alternative = re.escape(fold(word).strip()).replace(r"\*", r"\w*")
-        (unspaced if _UNSPACED.search(word) else spaced).append(alternative)
+        (unspaced if UNSPACED.search(word) else spaced).append(alternative)
     parts = []
     if spaced:
         parts.append(r"(?<!\w)(?:" + "|".join(sorted(spaced, key=len, reverse=True)) + r")(?!\w)")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from anyascii import anyascii
 
+from learncity.text import UNSPACED
 from retrieval.types import Filters
 from retrieval.vocabulary import TimeOfDay, Vocabulary, default_vocabulary, fold
 
@@ -68,7 +69,15 @@ def _alternatives(patterns: Iterable[str]) -> str:
 
 
 def _compile(patterns: Iterable[str]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w])(?:" + _alternatives(patterns) + r")(?![\w])")
+    """Return a pattern matching any of `patterns` as whole words; one in a script written
+    without spaces (Chinese) matches anywhere in the text."""
+    patterns = list(patterns)
+    spaced = [pattern for pattern in patterns if not UNSPACED.search(pattern)]
+    unspaced = [pattern for pattern in patterns if UNSPACED.search(pattern)]
+    words = r"(?<![\w])(?:" + _alternatives(spaced) + r")(?![\w])"
+    if not unspaced:
+        return re.compile(words)
+    return re.compile(words + "|" + _alternatives(unspaced))
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,21 @@ def test_a_new_language_is_a_new_file(folder: Path) -> None:
     assert "ouderen" in vocabulary.audiences["seniors"]
 
 
+def test_words_of_a_language_written_without_spaces_are_found_inside_the_text(
+    folder: Path,
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from retrieval.query import QueryParser
+
+    (folder / "zh.yaml").write_text("free: [免费]\ntopics:\n  italian-language: [意大利语]\n")
+    parser = QueryParser(zone=ZoneInfo("Europe/Rome"), vocabulary=load_vocabulary(folder))
+
+    filters = parser.parse("卡塔尼亚有免费的意大利语课吗").filters
+
+    assert filters.free_only and filters.topics == ("italian-language",)
+
+
 def test_a_misspelt_name_is_an_error_naming_file_and_key(folder: Path) -> None:
     (folder / "nl.yaml").write_text("audiences:\n  senoirs: [ouderen]\n")
 
