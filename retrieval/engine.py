@@ -55,6 +55,7 @@ from retrieval.search import TITLE_WEIGHT, Searcher, Weights
 from retrieval.smalltalk import SmalltalkDetector
 from retrieval.types import Answer, Card, CardKind, ContactInfo, Filters, Hit
 from retrieval.understanding import Detection, Safeguard, Understood
+from retrieval.vocabulary import default_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +364,10 @@ class AnswerEngine:
         written in."""
         if lang in PARSED:
             return self._query_parser().parse(text, lang=lang, now=now).names_subject()
+        if lang in default_vocabulary().languages:
+            # A language with its own vocabulary file: its words tell ("¿dónde queda
+            # exactamente?" names nothing, "¿y clases de cerámica?" names a subject).
+            return self._query_parser().parse(text, now=now).names_subject()
         return self._gate_names(rest(), uncovered=False)
 
     def _gate_names(self, rest: np.ndarray | None, *, uncovered: bool) -> bool:

@@ -703,6 +703,27 @@ def test_a_light_verb_does_not_pick_the_page(assistant: Assistant) -> None:
     assert answer.sources[0].path == "guides/giovani-e-lavoro.md", shown(answer)
 
 
+@pytest.mark.parametrize(
+    ("first", "follow_up", "record"),
+    [
+        ("hola, hay algún curso de cerámica?", "¿dónde queda exactamente?", "ceramica-trappeto"),
+        ("há algum curso de cerâmica?", "onde fica exatamente?", "ceramica-trappeto"),
+        ("il y a un cours de céramique ?", "c'est où exactement ?", "ceramica-trappeto"),
+    ],
+)
+def test_a_detail_asked_in_a_language_with_its_own_vocabulary_stays_on_the_records(
+    assistant: Assistant, first: str, follow_up: str, record: str
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    shown_first = assistant.ask(first, now=NOW)
+    assert shown_first.cards and shown_first.cards[0].id == record, shown(shown_first)
+
+    answer = assistant.ask(follow_up, now=NOW, context=after_answer(Context(), shown_first))
+
+    assert answer.follow_up == "attribute" and answer.cards[0].id == record, shown(answer)
+
+
 def after_the_librino_course(assistant: Assistant) -> Context:
     """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer
