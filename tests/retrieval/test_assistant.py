@@ -724,6 +724,19 @@ def test_a_detail_asked_in_a_language_with_its_own_vocabulary_stays_on_the_recor
     assert answer.follow_up == "attribute" and answer.cards[0].id == record, shown(answer)
 
 
+def test_online_asks_how_a_course_is_held_not_for_computer_courses(assistant: Assistant) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    first = assistant.ask("vorrei imparare a usare il computer per cercare lavoro", now=NOW)
+    shown_ids = [card.id for card in first.cards]
+    assert "digital-job-skills-online" in shown_ids, shown(first)
+
+    answer = assistant.ask("c'è anche online?", now=NOW, context=after_answer(Context(), first))
+
+    assert not answer.abstained and answer.cards, shown(answer)
+    assert answer.cards[0].id == "digital-job-skills-online"
+
+
 def after_the_librino_course(assistant: Assistant) -> Context:
     """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer
