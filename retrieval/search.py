@@ -245,11 +245,14 @@ class HybridSearcher:
         k: int,
         where: Mapping[str, MetadataValue] | None = None,
         weights: Weights | None = None,
+        words: str | None = None,
     ) -> list[Hit]:
         """Return the k best chunks for the question, best first, identical texts once.
 
         `weights` replaces the fusion weights for this question (a question in a language the
-        documents are not written in gains nothing from word matches: dense only).
+        documents are not written in gains nothing from word matches: dense only). `words`:
+        what to match word for word instead of the whole question (in such a language, only
+        its codes and names: "A2", "SPID").
         """
         if k < 1:
             raise ValueError(f"k ({k}) must be at least 1")
@@ -266,7 +269,12 @@ class HybridSearcher:
             if weights.dense > 0 or weights.title > 0
             else []
         )
-        lexical_hits = self._lexical.search(query, pool, where) if weights.lexical > 0 else []
+        matched = query if words is None else words
+        lexical_hits = (
+            self._lexical.search(matched, pool, where)
+            if weights.lexical > 0 and matched.strip()
+            else []
+        )
         title_similarity: dict[str, float] = {}
         matrix, rows = self._titles.state
         if weights.title > 0 and rows:

@@ -737,6 +737,13 @@ def test_online_asks_how_a_course_is_held_not_for_computer_courses(assistant: As
     assert answer.cards[0].id == "digital-job-skills-online"
 
 
+def test_a_code_matches_word_for_word_in_any_language(assistant: Assistant) -> None:
+    # Turkish words are not matched against the Italian pages, but "A2" is the same everywhere.
+    answer = assistant.ask("italyanca A2 sinavi bilgi gunu", now=NOW)
+
+    assert "ev-a2-exam-info" in [source.record_id for source in answer.sources], shown(answer)
+
+
 def after_the_librino_course(assistant: Assistant) -> Context:
     """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer

@@ -383,6 +383,15 @@ def test_questions_in_other_languages_give_filters(
             "",
             (5,),
         ),
+        (
+            "دروس اللغة الإيطالية مجانا للأطفال يوم السبت",  # Arabic, with its prefixes
+            ("children",),
+            ("italian-language",),
+            True,
+            "",
+            (5,),
+        ),
+        ("周六有免费的儿童意大利语课吗", ("children",), ("italian-language",), True, "", (5,)),
     ],
 )
 def test_more_languages_give_filters_each_from_its_own_file(
