@@ -136,17 +136,18 @@ class KeywordFallback:
         k: int,
         where: Mapping[str, MetadataValue] | None = None,
         weights: Weights | None = None,
+        words: str | None = None,
     ) -> list[Hit]:
         """Return the k best chunks: hybrid when the index answered, keyword search otherwise."""
         if not self._degraded:
             try:
-                return self._hybrid.search(query, k=k, where=where, weights=weights)
+                return self._hybrid.search(query, k=k, where=where, weights=weights, words=words)
             except IndexStoreError as error:  # never refreshed yet, and the index is away
                 if self._reachable():
                     raise
                 self.degrade(_first_line(error))
         self._try_later()
-        return self._keyword_search(query, k=k, where=where, weights=weights)
+        return self._keyword_search(words or query, k=k, where=where, weights=weights)
 
     def recover(self) -> bool:
         """Reload and refresh now if the index answers; return True when back to hybrid."""

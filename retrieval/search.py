@@ -52,8 +52,10 @@ class Searcher(Protocol):
         k: int,
         where: Mapping[str, MetadataValue] | None = None,
         weights: Weights | None = None,
+        words: str | None = None,
     ) -> list[Hit]:
-        """Return the k best chunks for the question."""
+        """Return the k best chunks for the question (`words`: what to match word for word,
+        when not the whole question)."""
 
 
 @dataclass(frozen=True, slots=True)
