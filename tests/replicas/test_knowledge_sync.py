@@ -27,7 +27,7 @@ from learncity.settings import Settings
 from retrieval.embedding import UniversalSentenceEncoder
 from retrieval.shared_index import TASK_NAME
 from tests.conftest import REPO_ROOT
-from tests.faults.test_chroma_down import DEGRADED, FOREIGNERS, RUSSIAN, ChromaProcess
+from tests.faults.test_chroma_down import DEGRADED, FOREIGNERS, JAPANESE, ChromaProcess
 from tests.faults.test_index_faults import NEW_GUIDE
 
 ENGLISH = "free italian lessons in the evening near librino?"
@@ -260,7 +260,7 @@ def test_a_replica_answers_by_keywords_while_chroma_is_down_and_syncs_once_it_is
 
         chroma.start()
         deadline = time.monotonic() + 60
-        while [s.path for s in a.assistant.ask(RUSSIAN).sources][:1] != [FOREIGNERS]:
+        while [s.path for s in a.assistant.ask(JAPANESE).sources][:1] != [FOREIGNERS]:
             assert time.monotonic() < deadline, "never returned to hybrid search"
             time.sleep(0.5)
         assert GUIDE in a.index.ids_by_path()  # synced once the server answered...
