@@ -53,6 +53,54 @@ def test_words_of_a_language_written_without_spaces_are_found_inside_the_text(
     assert filters.free_only and filters.topics == ("italian-language",)
 
 
+ITALIAN_AND_ENGLISH = [
+    "corsi di inglese gratis per adulti la sera a Librino",
+    "mia figlia ha 9 anni, c'è un doposcuola il sabato mattina?",
+    "mio padre ha 72 anni e vorrebbe imparare a usare lo smartphone",
+    "dove posso fare volontariato con i bambini in ospedale?",
+    "ho 19 anni e ho lasciato la scuola, si può prendere il diploma la sera?",
+    "c'è un laboratorio di ceramica o di teatro per ragazzi disabili?",
+    "corso di cucina con persone di altri paesi, quanto costa?",
+    "free Italian lessons for refugees on Monday evening",
+    "my son is dyslexic, is there any after school help in English?",
+    "computer classes for seniors in the morning near the city centre",
+    "what's on this weekend for families with small kids?",
+    "job interview and CV workshop for young people, is it free?",
+    "can I take single university courses as an adult?",
+    "gardening volunteers needed at the community garden on Saturday afternoon",
+]
+
+
+def _parse_all(folder: Path) -> list[tuple[object, ...]]:
+    from zoneinfo import ZoneInfo
+
+    from retrieval.query import QueryParser
+
+    parser = QueryParser(zone=ZoneInfo("Europe/Rome"), vocabulary=load_vocabulary(folder))
+    parsed = [parser.parse(question) for question in ITALIAN_AND_ENGLISH]
+    return [
+        (p.filters, p.wants_events, p.wants_programmes, p.expansion, p.wants_contact)
+        for p in parsed
+    ]
+
+
+@pytest.mark.parametrize(
+    "language",
+    sorted(
+        path.stem for path in DATA_DIR.glob("*.yaml") if path.stem not in ("common", "it", "en")
+    ),
+)
+def test_another_language_file_changes_no_italian_or_english_reading(
+    folder: Path, language: str
+) -> None:
+    # All files are merged: a word of another language that is also an Italian or English
+    # word would misread residents' questions ("dove" is Dutch for deaf).
+    with_it = _parse_all(folder)
+    (folder / f"{language}.yaml").unlink()
+
+    assert _parse_all(folder) == with_it
+
+
 def test_a_misspelt_name_is_an_error_naming_file_and_key(folder: Path) -> None:
     (folder / "nl.yaml").write_text("audiences:\n  senoirs: [ouderen]\n")
 
