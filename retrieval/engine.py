@@ -484,7 +484,7 @@ class AnswerEngine:
 
 
 # Filters a refinement replaces rather than adds to ("e sabato?", "e la mattina?", "e a Librino?").
-_REPLACED = ("weekdays", "time_of_day", "districts")
+_REPLACED = ("weekdays", "time_of_day", "districts", "audiences")
 
 
 def _replaced(previous: Filters, own: Filters) -> Filters:

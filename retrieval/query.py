@@ -33,6 +33,14 @@ __all__ = [
 ]
 
 SENIOR_AGE = 60  # an age from which "I'm 70" hints at courses for seniors
+# Ages that hint at who a course is for ("mio figlio di 8 anni": children), oldest first.
+AGE_AUDIENCES = (
+    (SENIOR_AGE, "seniors"),
+    (30, "adults"),
+    (18, "young-adults"),
+    (12, "teens"),
+    (0, "children"),
+)
 # Someone who does not speak the city's language is likely new to the country.
 LOCAL_LANGUAGE = "it"
 # dateparser always tries the languages of the knowledge folder, then those whose date words
@@ -214,8 +222,10 @@ class QueryParser:
         if speaks and not speaks_local and "migrants" not in audiences:
             implied += ("migrants",)
         ages = [int(a or b) for a, b in self._age.findall(text)]
-        if any(age >= SENIOR_AGE for age in ages) and "seniors" not in audiences + implied:
-            implied += ("seniors",)
+        for age in ages:
+            hinted = next(name for start, name in AGE_AUDIENCES if age >= start)
+            if hinted not in audiences + implied:
+                implied += (hinted,)
         audiences += implied
         topics = tuple(key for key, pattern in self._topics.items() if pattern.search(topic_text))
         free_only = bool(self._free.search(self._not_free.sub(" ", text)))

@@ -744,6 +744,20 @@ def test_a_code_matches_word_for_word_in_any_language(assistant: Assistant) -> N
     assert "ev-a2-exam-info" in [source.record_id for source in answer.sources], shown(answer)
 
 
+def test_an_adult_who_wants_to_finish_school_gets_adult_education(assistant: Assistant) -> None:
+    # "secundaria" alone sounds like teenagers; "tengo 45 años" says who it is for.
+    answer = assistant.ask(
+        "hola! tengo 45 años y quiero terminar la secundaria, hay clases por la tarde?", now=NOW
+    )
+
+    assert answer.cards, shown(answer)
+    assert answer.cards[0].id in {
+        "diploma-serale-ragioneria",
+        "diploma-serale-alberghiero",
+        "cpia-licenza-media",
+    }, shown(answer)
+
+
 def after_the_librino_course(assistant: Assistant) -> Context:
     """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer

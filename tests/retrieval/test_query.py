@@ -246,11 +246,15 @@ def test_naming_a_school_or_a_course_asks_for_programmes(
     [
         ("I want to learn to use a computer, I'm 70", ("seniors",)),
         ("mio padre ha 82 anni, corsi di computer?", ("seniors",)),
-        ("ho 40 anni, corsi di inglese?", ()),
+        ("ho 40 anni, corsi di inglese?", ("adults",)),
+        ("tengo 45 años y quiero terminar la secundaria", ("adults",)),
+        ("ho 19 anni e ho lasciato la scuola", ("young-adults",)),
+        ("mia figlia ha 15 anni", ("teens",)),
+        ("mio figlio di 10 anni", ("children",)),
         ("corso a 60 euro", ()),
     ],
 )
-def test_an_age_of_sixty_or_more_implies_seniors(
+def test_an_age_hints_at_who_a_course_is_for(
     parser: QueryParser, question: str, implied: tuple[str, ...]
 ) -> None:
     assert parser.parse(question, now=WEDNESDAY).implied_audiences == implied
