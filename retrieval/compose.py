@@ -14,7 +14,7 @@ from dataclasses import replace
 from learncity.content.models import all_texts, text_language
 from learncity.i18n import t
 from retrieval.cards import contact_line, describe_filters, record_facts
-from retrieval.conversation import Context, without_cues
+from retrieval.conversation import Context, pointed_place, without_cues
 from retrieval.gate import Verdict
 from retrieval.lexical import LANGUAGES as LEXICAL_LANGUAGES
 from retrieval.lexical import tokenize
@@ -311,6 +311,9 @@ class Composer:
         ]
         if not cards:
             return None
+        place = pointed_place(understood.question, len(cards))
+        if place is not None:
+            cards = [cards[place]]  # "il secondo quanto costa?": that one only
         attribute = understood.reading.attribute or ""
         lines = [
             f"• {card.title}: {_attribute_of(card, attribute) or t('answers.see_details', lang)}"

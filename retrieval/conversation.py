@@ -176,6 +176,23 @@ def read_follow_up(
 _SENTENCE = re.compile(r"(?<=[?!.;])\s+")
 
 
+PLACES = ("first", "second", "third")  # cue names of the records shown, in their order
+
+
+def pointed_place(text: str, count: int) -> int | None:
+    """Return the index of the record, among `count` just shown, that a message points at by
+    its place ("il secondo quanto costa?", "where is the last one?"); None when it points at
+    none of them."""
+    folded = _folded(text)
+    cues = _cues()
+    for index, name in enumerate(PLACES):
+        if index < count and (pattern := cues.get(name)) is not None and pattern.search(folded):
+            return index
+    if count > 1 and (pattern := cues.get("last")) is not None and pattern.search(folded):
+        return count - 1
+    return None
+
+
 def asked_sentence(text: str) -> str:
     """Return the sentence of a message that asks the follow-up: the first with a cue word
     ("ok e che giorni sono?" in "ok e che giorni sono? io lavoro fino alle 17"); the whole
@@ -262,6 +279,13 @@ def after_answer(context: Context, answer: Answer) -> Context:
         return context
     if answer.follow_up == "attribute":
         subject = context.last_question
+        shown = set(context.records)
+        if answer.cards and {(card.kind, card.id) for card in answer.cards} < shown:
+            # "il secondo quanto costa?" answered about one of them: "e il primo?" still
+            # counts from the list the resident saw.
+            return context.remember(
+                subject, lang=answer.lang, records=context.records, paths=context.paths
+            )
     elif answer.follow_up == "refinement":
         subject = f"{context.last_question} {answer.question}".strip()
     else:

@@ -758,6 +758,33 @@ def test_an_adult_who_wants_to_finish_school_gets_adult_education(assistant: Ass
     }, shown(answer)
 
 
+@pytest.mark.parametrize(
+    ("first", "second_place", "first_place"),
+    [
+        ("corsi di italiano per stranieri", "il secondo quanto costa?", "e il primo dove si fa?"),
+        (
+            "computer courses for seniors",
+            "how much is the second one?",
+            "and where is the first one?",
+        ),
+    ],
+)
+def test_a_record_pointed_at_by_its_place_is_the_one_answered(
+    assistant: Assistant, first: str, second_place: str, first_place: str
+) -> None:
+    from retrieval.conversation import Context, after_answer
+
+    listed = assistant.ask(first, now=NOW)
+    assert len(listed.cards) >= 2, shown(listed)
+    context = after_answer(Context(), listed)
+
+    second = assistant.ask(second_place, now=NOW, context=context)
+    assert [card.id for card in second.cards] == [listed.cards[1].id], shown(second)
+
+    again = assistant.ask(first_place, now=NOW, context=after_answer(context, second))
+    assert [card.id for card in again.cards] == [listed.cards[0].id], shown(again)
+
+
 def after_the_librino_course(assistant: Assistant) -> Context:
     """Return the conversation after an answer about the free evening Italian course."""
     from retrieval.conversation import Context, after_answer
