@@ -298,29 +298,6 @@ def test_a_french_question_is_understood_from_the_merged_vocabulary(parser: Quer
             (5,),
         ),
         ("atelier de cuisine le mercredi après-midi", (), ("cooking",), False, "afternoon", (2,)),
-    ],
-)
-def test_questions_in_other_languages_give_filters(
-    parser: QueryParser,
-    question: str,
-    audiences: tuple[str, ...],
-    topics: tuple[str, ...],
-    free_only: bool,
-    time_of_day: str,
-    weekdays: tuple[int, ...],
-) -> None:
-    filters = parser.parse(question, now=WEDNESDAY).filters
-
-    assert filters.audiences == audiences, question
-    assert filters.topics == topics, question
-    assert filters.free_only is free_only, question
-    assert filters.time_of_day == time_of_day, question
-    assert filters.weekdays == weekdays, question
-
-
-@pytest.mark.parametrize(
-    ("question", "audiences", "topics", "free_only", "time_of_day", "weekdays"),
-    [
         # Polish with its letters, and typed on an ASCII keyboard ("ł" as "l", "ó" as "o").
         (
             "darmowy kurs włoskiego dla seniorów wieczorem",
@@ -344,7 +321,7 @@ def test_questions_in_other_languages_give_filters(
             ("children",),
             ("foreign-languages",),
             True,
-            "",
+            None,
             (5,),
         ),
         (
@@ -352,7 +329,7 @@ def test_questions_in_other_languages_give_filters(
             ("children",),
             ("foreign-languages",),
             True,
-            "",
+            None,
             (5,),
         ),
         (
@@ -360,7 +337,7 @@ def test_questions_in_other_languages_give_filters(
             ("seniors",),
             ("italian-language",),
             True,
-            "",
+            None,
             (5,),
         ),
         (
@@ -376,7 +353,7 @@ def test_questions_in_other_languages_give_filters(
             ("children",),
             ("italian-language",),
             True,
-            "",
+            None,
             (5,),
         ),
         (
@@ -384,7 +361,7 @@ def test_questions_in_other_languages_give_filters(
             ("children",),
             ("italian-language",),
             True,
-            "",
+            None,
             (5,),
         ),
         (
@@ -392,19 +369,19 @@ def test_questions_in_other_languages_give_filters(
             ("children",),
             ("italian-language",),
             True,
-            "",
+            None,
             (5,),
         ),
-        ("周六有免费的儿童意大利语课吗", ("children",), ("italian-language",), True, "", (5,)),
+        ("周六有免费的儿童意大利语课吗", ("children",), ("italian-language",), True, None, (5,)),
     ],
 )
-def test_more_languages_give_filters_each_from_its_own_file(
+def test_questions_in_other_languages_give_filters(
     parser: QueryParser,
     question: str,
     audiences: tuple[str, ...],
     topics: tuple[str, ...],
     free_only: bool,
-    time_of_day: str,
+    time_of_day: str | None,
     weekdays: tuple[int, ...],
 ) -> None:
     filters = parser.parse(question, now=WEDNESDAY).filters
@@ -412,7 +389,7 @@ def test_more_languages_give_filters_each_from_its_own_file(
     assert filters.audiences == audiences, question
     assert filters.topics == topics, question
     assert filters.free_only is free_only, question
-    assert (filters.time_of_day or "") == time_of_day, question
+    assert filters.time_of_day == time_of_day, question
     assert filters.weekdays == weekdays, question
 
 
