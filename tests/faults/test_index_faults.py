@@ -138,7 +138,8 @@ def test_disk_full_during_a_sync_is_a_clear_problem_and_answers_keep_coming(
 def test_a_hung_write_gives_up_in_time_and_holds_nothing(
     tmp_path: Path, embeddings: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = ChromaVectorIndex(embeddings=embeddings, path=tmp_path / "chroma", timeout=0.5)  # type: ignore[arg-type]
+    # 2 s: long enough for opening the store on a loaded machine, far below the 30 s hang.
+    index = ChromaVectorIndex(embeddings=embeddings, path=tmp_path / "chroma", timeout=2.0)  # type: ignore[arg-type]
     indexer = Indexer(index=index, embeddings=embeddings)  # type: ignore[arg-type]
     release = threading.Event()
 
