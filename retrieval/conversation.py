@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from learncity.text import UNSPACED, fold
+from learncity.text import fold, word_pattern
 from retrieval.types import Answer
 
 MAX_TURNS = 4
@@ -91,22 +91,6 @@ class Reading:
     refinement: bool = False  # the previous question, changed by these words
 
 
-def _pattern(words: list[str]) -> re.Pattern[str]:
-    """Return a pattern matching any of `words` as whole words; a word in a script written
-    without spaces (Chinese, Japanese) matches anywhere in the text."""
-    spaced: list[str] = []
-    unspaced: list[str] = []
-    for word in words:
-        alternative = re.escape(fold(word).strip()).replace(r"\*", r"\w*")
-        (unspaced if UNSPACED.search(word) else spaced).append(alternative)
-    parts = []
-    if spaced:
-        parts.append(r"(?<!\w)(?:" + "|".join(sorted(spaced, key=len, reverse=True)) + r")(?!\w)")
-    if unspaced:
-        parts.append("(?:" + "|".join(sorted(unspaced, key=len, reverse=True)) + ")")
-    return re.compile("|".join(parts) or r"(?!)")
-
-
 def _folded(text: str) -> str:
     """Return the text folded as cue words are (lower case, no accents, one space)."""
     return " ".join(fold(text).replace("’", "'").split())
@@ -124,14 +108,14 @@ def _cue_words() -> dict[str, list[str]]:
 
 @cache
 def _cues() -> dict[str, re.Pattern[str]]:
-    return {name: _pattern(words) for name, words in _cue_words().items()}
+    return {name: word_pattern(words) for name, words in _cue_words().items()}
 
 
 @cache
 def _any_cue() -> re.Pattern[str]:
     """Return one pattern of every cue word, longest first ("combien de temps" before
     "combien")."""
-    return _pattern([word for words in _cue_words().values() for word in words])
+    return word_pattern([word for words in _cue_words().values() for word in words])
 
 
 def _longest(pattern: re.Pattern[str], text: str) -> int:
@@ -277,22 +261,16 @@ def after_answer(context: Context, answer: Answer) -> Context:
     """
     if answer.kind != "answer":
         return context
+    records = subject_records(answer) or context.records
+    paths = tuple(source.path for source in answer.sources)
     if answer.follow_up == "attribute":
         subject = context.last_question
-        shown = set(context.records)
-        if answer.cards and {(card.kind, card.id) for card in answer.cards} < shown:
+        if answer.cards and set(records) < set(context.records):
             # "il secondo quanto costa?" answered about one of them: "e il primo?" still
             # counts from the list the resident saw.
-            return context.remember(
-                subject, lang=answer.lang, records=context.records, paths=context.paths
-            )
+            records, paths = context.records, context.paths
     elif answer.follow_up == "refinement":
         subject = f"{context.last_question} {answer.question}".strip()
     else:
         subject = answer.question
-    return context.remember(
-        subject,
-        lang=answer.lang,
-        records=subject_records(answer) or context.records,
-        paths=tuple(source.path for source in answer.sources),
-    )
+    return context.remember(subject, lang=answer.lang, records=records, paths=paths)

@@ -365,12 +365,11 @@ class AnswerEngine:
         the languages it reads; elsewhere, the words left without cue words (`rest`) are a
         learning subject ("gdzie mogę uczyć się angielskiego?"). `lang`: the language it is
         written in."""
-        if lang in PARSED:
-            return self._query_parser().parse(text, lang=lang, now=now).names_subject()
         if lang in default_vocabulary().languages:
             # A language with its own vocabulary file: its words tell ("¿dónde queda
             # exactamente?" names nothing, "¿y clases de cerámica?" names a subject).
-            return self._query_parser().parse(text, now=now).names_subject()
+            parser_lang = lang if lang in PARSED else None
+            return self._query_parser().parse(text, lang=parser_lang, now=now).names_subject()
         return self._gate_names(rest(), uncovered=False)
 
     def _gate_names(self, rest: np.ndarray | None, *, uncovered: bool) -> bool:
@@ -417,12 +416,11 @@ class AnswerEngine:
             # embedding does not cover (Ukrainian, Romanian) titles mean no more than passages,
             # so the passage's cosine alone, as plain dense retrieval.
             weights = MEANING_ONLY if written in EMBEDDED_LANGUAGES else DENSE_ONLY
+            # "italyanca A2 sinavi": a code means the same in every language.
             codes = " ".join(_CODE.findall(understood.question))
             if codes:
-                # "italyanca A2 sinavi": a code means the same in every language.
                 weights = replace(weights, lexical=CODE_WEIGHT)
-                return self._searcher.search(text, k=SEARCH_K, weights=weights, words=codes)
-            return self._searcher.search(text, k=SEARCH_K, weights=weights)
+            return self._searcher.search(text, k=SEARCH_K, weights=weights, words=codes or None)
         return self._searcher.search(text, k=SEARCH_K)
 
     def _coverage(self, understood: Understood) -> float | None:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from anyascii import anyascii
 
-from learncity.text import UNSPACED
+from learncity.text import word_pattern
 from retrieval.types import Filters
 from retrieval.vocabulary import TimeOfDay, Vocabulary, default_vocabulary, fold
 
@@ -70,22 +70,18 @@ def detect_language(text: str, default: str = "it") -> str:
     return "it" if italian > english else "en"
 
 
+_ANY_ENDING = r"[\w'-]*"  # what a "*" at the end of a vocabulary word stands for
+
+
 def _alternatives(patterns: Iterable[str]) -> str:
     """Return a regex alternation of vocabulary patterns, longest first; "*" ends a word freely."""
-    parts = [re.escape(fold(pattern)).replace(r"\*", r"[\w'-]*") for pattern in patterns]
+    parts = [re.escape(fold(pattern)).replace(r"\*", _ANY_ENDING) for pattern in patterns]
     return "|".join(sorted(parts, key=len, reverse=True)) or "(?!)"  # no words: never matches
 
 
 def _compile(patterns: Iterable[str]) -> re.Pattern[str]:
-    """Return a pattern matching any of `patterns` as whole words; one in a script written
-    without spaces (Chinese) matches anywhere in the text."""
-    patterns = list(patterns)
-    spaced = [pattern for pattern in patterns if not UNSPACED.search(pattern)]
-    unspaced = [pattern for pattern in patterns if UNSPACED.search(pattern)]
-    words = r"(?<![\w])(?:" + _alternatives(spaced) + r")(?![\w])"
-    if not unspaced:
-        return re.compile(words)
-    return re.compile(words + "|" + _alternatives(unspaced))
+    """Return a pattern matching any of `patterns` as whole words (`word_pattern`)."""
+    return word_pattern(patterns, any_ending=_ANY_ENDING)
 
 
 @dataclass(frozen=True, slots=True)

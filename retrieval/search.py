@@ -272,11 +272,7 @@ class HybridSearcher:
             else []
         )
         matched = query if words is None else words
-        lexical_hits = (
-            self._lexical.search(matched, pool, where)
-            if weights.lexical > 0 and matched.strip()
-            else []
-        )
+        lexical_hits = self._lexical.search(matched, pool, where) if weights.lexical > 0 else []
         title_similarity: dict[str, float] = {}
         matrix, rows = self._titles.state
         if weights.title > 0 and rows:
